@@ -1,0 +1,59 @@
+// The admin listener (SPEC §11): /healthz while the process runs, /readyz from the readiness checks,
+// /metrics for Prometheus. Kept apart from client traffic: it needs no API key and keeps answering
+// while the proxy listener drains.
+import http from 'node:http';
+import type { Registry } from 'prom-client';
+
+/** A readiness check: resolves to a reason when not ready, undefined when ready. */
+export type ReadinessCheck = () => Promise<string | undefined> | string | undefined;
+
+export interface AdminDeps {
+  readonly registry: Registry;
+  readonly readiness: readonly ReadinessCheck[];
+  /** extra routes (e.g. /admin/*); return true when handled */
+  readonly routes?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+async function readiness(checks: readonly ReadinessCheck[]): Promise<string[]> {
+  const results = await Promise.all(checks.map(async (c) => c()));
+  return results.filter((r): r is string => r !== undefined);
+}
+
+export function createAdminServer(deps: AdminDeps): http.Server {
+  return http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (deps.routes?.(req, res)) return;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      json(res, 405, { error: 'method not allowed' });
+      return;
+    }
+    if (path === '/healthz') {
+      json(res, 200, { status: 'ok' });
+    } else if (path === '/readyz') {
+      readiness(deps.readiness).then(
+        (reasons) => json(res, reasons.length === 0 ? 200 : 503, { ready: reasons.length === 0, reasons }),
+        (err: unknown) => json(res, 503, { ready: false, reasons: [String(err)] }),
+      );
+    } else if (path === '/metrics') {
+      deps.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': deps.registry.contentType });
+          res.end(text);
+        },
+        () => json(res, 500, { error: 'metrics unavailable' }),
+      );
+    } else {
+      json(res, 404, { error: 'not found' });
+    }
+  });
+}

@@ -1,0 +1,99 @@
+// Wiring only: config → credentials source → stages → forwarder → listeners, and shutdown in
+// reverse order. No request logic lives here.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ProxyConfig } from './config/load.js';
+import { CredentialsRegistry } from './credentials/registry.js';
+import { FileSource } from './credentials/file-source.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { IpMatcher } from './pipeline/ip-match.js';
+import { createHandler, type Stage } from './pipeline/handler.js';
+import { authenticate } from './stages/authenticate.js';
+import { checkAllowlist } from './stages/check-allowlist.js';
+import { checkTarget } from './stages/check-target.js';
+import { checkPermissions } from './stages/check-permissions.js';
+import { stampHeaders } from './stages/stamp-headers.js';
+import { Forwarder } from './forward/forwarder.js';
+import { forwardTerminal } from './forward/forward-terminal.js';
+import { createAdminServer } from './admin/admin-server.js';
+import { createProxyServer, drainServer, listen } from './server.js';
+
+export interface AppOptions {
+  readonly logger?: Logger;
+  /** prom-client's Node process metrics (off in tests that run many apps in one process) */
+  readonly processMetrics?: boolean;
+}
+
+export interface App {
+  readonly proxyAddress: AddressInfo;
+  readonly adminAddress: AddressInfo;
+  readonly registry: CredentialsRegistry;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** SIGHUP: re-read the credentials source now. */
+  reloadCredentials(): Promise<unknown>;
+  /** SIGTERM behaviour: readiness 503, refuse new requests, finish in-flight ones, then close. */
+  shutdown(): Promise<void>;
+}
+
+export async function startApp(config: ProxyConfig, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config.logging.level);
+  const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
+  const registry = new CredentialsRegistry();
+  registry.onChange((s) => {
+    for (const [status, n] of Object.entries(s.countsByStatus)) metrics.credentials.set({ status }, n);
+  });
+  if (!config.credentials.file) throw new Error('credentials.url is not supported yet; use credentials.file');
+  const source = new FileSource(config.credentials.file, registry, logger, metrics);
+  await source.loadInitial();
+
+  const trusted = new IpMatcher(config.trustedProxies ?? []);
+  const stages: Stage[] = [authenticate, checkAllowlist(trusted), checkTarget, checkPermissions, stampHeaders(config.upstream.url.host)];
+  const forwarder = new Forwarder({
+    url: config.upstream.url,
+    timeoutMs: config.upstream.timeout,
+    connectTimeoutMs: config.upstream.connectTimeout,
+  });
+  let draining = false;
+  const handler = createHandler({
+    registry,
+    stages,
+    terminal: forwardTerminal(forwarder),
+    logger,
+    metrics,
+    isDraining: () => draining,
+  });
+  const proxyServer = createProxyServer(handler, config.server);
+  const adminServer = createAdminServer({
+    registry: metrics.registry,
+    readiness: [
+      () => (registry.current ? undefined : 'credentials not loaded'),
+      () => (draining ? 'draining' : undefined),
+    ],
+  });
+  const proxyAddress = await listen(proxyServer, config.listen);
+  const adminAddress = await listen(adminServer, config.admin.listen);
+  logger.info({ proxy: proxyAddress, admin: adminAddress, upstream: config.upstream.url.origin }, 'custody-proxy listening');
+
+  return {
+    proxyAddress,
+    adminAddress,
+    registry,
+    metrics,
+    logger,
+    reloadCredentials: () => source.load(),
+    async shutdown() {
+      draining = true;
+      await drainServer(proxyServer, config.shutdownTimeout);
+      forwarder.close();
+      source.close();
+      await new Promise<void>((resolve) => adminServer.close(() => resolve()));
+      adminServer.closeAllConnections();
+      logger.info('custody-proxy stopped');
+      logger.flush();
+    },
+  };
+}
+
+export type { http };

@@ -1,0 +1,71 @@
+// Reads the proxy config (SPEC §3): YAML → ${VAR} substitution → schema → frozen ProxyConfig.
+// Every problem is collected and reported as `path: message`, so an operator fixes them in one go.
+// Relative file paths are resolved from the config file's folder, not from the working directory.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { configSchema, type ParsedConfig } from './schema.js';
+import { formatIssues, substituteEnv, yamlProblems } from './problems.js';
+
+export interface ProxyConfig extends ParsedConfig {
+  /** absolute path of the config file */
+  readonly configFile: string;
+  readonly credentials: ParsedConfig['credentials'] & { readonly file?: string };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly file: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`invalid config ${file}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !(value instanceof URL) && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Validates an already-parsed document; `file` only anchors relative paths and messages. */
+export function buildConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv = process.env): ProxyConfig {
+  const problems: string[] = [];
+  const substituted = substituteEnv(raw ?? {}, env, [], problems);
+  const result = configSchema.safeParse(substituted, { reportInput: true });
+  if (!result.success) problems.push(...formatIssues(result.error.issues));
+  if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
+  const dir = path.dirname(file);
+  const c = result.data;
+  const resolve = (p: string | undefined): string | undefined => (p === undefined ? undefined : path.resolve(dir, p));
+  const credentials = {
+    ...c.credentials,
+    file: c.credentials.url ? undefined : resolve(c.credentials.file ?? 'credentials.yaml'),
+    tokenFile: resolve(c.credentials.tokenFile),
+  };
+  const admin = { ...c.admin, tokenFile: resolve(c.admin.tokenFile) };
+  return deepFreeze({ ...c, admin, credentials, configFile: file });
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): ProxyConfig {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'read error';
+    throw new ConfigError(abs, [`(file): cannot read ${JSON.stringify(abs)}: ${code}`]);
+  }
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const syntax = yamlProblems(doc);
+  if (syntax.length > 0) throw new ConfigError(abs, syntax);
+  return buildConfig(doc.toJS(), abs, env);
+}
+
+/** `--config`, then $CUSTODY_PROXY_CONFIG, then config/custody-proxy.yaml (SPEC §2). */
+export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? env['CUSTODY_PROXY_CONFIG'] ?? 'config/custody-proxy.yaml';
+}

@@ -1,0 +1,129 @@
+// The proxy config schema (SPEC §3) as zod types: defaults, unknown keys rejected, durations and sizes
+// converted to numbers. zod rather than hand-written checks: it reports every problem with its path in
+// one pass, and the parsed result is typed from the same declaration.
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+import { parseListen } from './listen.js';
+import { parseCidr } from '../pipeline/ip-match.js';
+
+const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `invalid duration ${show(text)} (use e.g. 500ms, 30s, 5m, 24h)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be greater than 0' });
+
+const size = z.string().transform((text, ctx) => {
+  const bytes = parseSize(text);
+  if (bytes === undefined || bytes <= 0) {
+    ctx.addIssue({ code: 'custom', message: `invalid size ${show(text)} (use e.g. 512KiB, 1MiB)` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const listen = z.string().transform((text, ctx) => {
+  const addr = parseListen(text);
+  if (!addr) {
+    ctx.addIssue({ code: 'custom', message: `invalid listen address ${show(text)} (use host:port)` });
+    return z.NEVER;
+  }
+  return addr;
+});
+
+const httpUrl = z.string().transform((text, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
+    ctx.addIssue({ code: 'custom', message: `invalid URL ${show(text)} (http:// or https://, no query)` });
+    return z.NEVER;
+  }
+  return url;
+});
+
+const cidr = z.string().transform((text, ctx) => {
+  const range = parseCidr(text);
+  if (!range) {
+    ctx.addIssue({ code: 'custom', message: `invalid IP address or CIDR ${show(text)}` });
+    return z.NEVER;
+  }
+  return text;
+});
+
+const method = z.string().regex(/^[A-Z]+$/, { message: 'must be an upper-case HTTP method' });
+
+export const configSchema = z.strictObject({
+  listen: listen.prefault('0.0.0.0:8080'),
+  admin: z
+    .strictObject({
+      listen: listen.prefault('0.0.0.0:9090'),
+      tokenFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  upstream: z
+    .strictObject({
+      url: httpUrl.prefault('http://127.0.0.1:3000'),
+      timeout: positiveDuration.prefault('30s'),
+      connectTimeout: positiveDuration.prefault('5s'),
+    })
+    .prefault({}),
+  trustedProxies: z.array(cidr).nullable().default([]),
+  credentials: z
+    .strictObject({
+      file: z.string().min(1).optional(),
+      url: httpUrl.optional(),
+      pollInterval: positiveDuration.prefault('10s'),
+      tokenFile: z.string().min(1).optional(),
+    })
+    .refine((c) => !(c.file && c.url), { message: 'set either file or url, not both' })
+    .prefault({}),
+  idempotency: z
+    .strictObject({
+      store: z.enum(['memory', 'redis']).prefault('memory'),
+      redis: z
+        .strictObject({
+          url: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' }).prefault('redis://127.0.0.1:6379'),
+          keyPrefix: z.string().prefault('custody-proxy:'),
+        })
+        .prefault({}),
+      ttl: positiveDuration.prefault('24h'),
+      methods: z.array(method).default(['POST', 'PUT', 'PATCH']),
+      required: z.boolean().default(false),
+      maxRequestBytes: size.prefault('1MiB'),
+      maxResponseBytes: size.prefault('1MiB'),
+      memory: z
+        .strictObject({
+          maxEntries: z.number().int().positive().default(100_000),
+          maxBytes: size.prefault('256MiB'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  logging: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info'),
+    })
+    .prefault({}),
+  server: z
+    .strictObject({
+      headersTimeout: positiveDuration.prefault('15s'),
+      requestTimeout: positiveDuration.prefault('60s'),
+      keepAliveTimeout: positiveDuration.prefault('65s'),
+      maxHeaderSize: size.prefault('16KiB'),
+    })
+    .prefault({}),
+  shutdownTimeout: positiveDuration.prefault('25s'),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;

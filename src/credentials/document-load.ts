@@ -1,0 +1,22 @@
+// Parses and validates a credentials document (YAML or JSON text) into a snapshot, or into the full
+// list of `path: message` problems. Used at start, on every reload and by `custody-proxy check`.
+import { parseDocument } from 'yaml';
+import { formatIssues, yamlProblems } from '../config/problems.js';
+import { documentSchema } from './document-schema.js';
+import { compileSnapshot, type CredentialsSnapshot } from './snapshot.js';
+
+export type DocumentResult =
+  | { readonly ok: true; readonly snapshot: CredentialsSnapshot }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+/** YAML is a superset of JSON, so one parser serves the file and the control endpoint. */
+export function parseCredentials(text: string): DocumentResult {
+  const doc = parseDocument(text, { uniqueKeys: true });
+  const syntax = yamlProblems(doc);
+  if (syntax.length > 0) return { ok: false, problems: syntax };
+  const raw: unknown = doc.toJS();
+  if (raw === null || raw === undefined) return { ok: false, problems: ['(root): the document is empty'] };
+  const result = documentSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) return { ok: false, problems: formatIssues(result.error.issues) };
+  return { ok: true, snapshot: compileSnapshot(result.data, text) };
+}

@@ -1,0 +1,66 @@
+// The compiled credentials snapshot: everything a request needs, looked up by key id in one Map get.
+// Built once per document and frozen; a reload swaps the whole snapshot in one assignment, and a
+// request keeps the snapshot it started with.
+import { createHash } from 'node:crypto';
+import { IpMatcher } from '../pipeline/ip-match.js';
+import { compileRule, type CompiledRule } from './permissions.js';
+import { digestOf } from './secret-hash.js';
+import type { CredentialsDocument, CredentialStatus } from './document-schema.js';
+
+export interface Tenant {
+  readonly id: string;
+  readonly name: string | undefined;
+  /** undefined = every IP allowed (null or empty list) */
+  readonly allowList: IpMatcher | undefined;
+}
+
+export interface Credential {
+  readonly keyId: string;
+  readonly tenant: Tenant;
+  readonly status: CredentialStatus;
+  readonly digest: Buffer;
+  readonly graceUntil: number | undefined;
+  readonly expiresAt: number | undefined;
+  readonly label: string | undefined;
+  /** undefined = every method and path */
+  readonly permissions: readonly CompiledRule[] | undefined;
+}
+
+export interface CredentialsSnapshot {
+  readonly byKeyId: ReadonlyMap<string, Credential>;
+  readonly tenants: ReadonlyMap<string, Tenant>;
+  /** SHA-256 of the source text: an unchanged document is recognised and not swapped */
+  readonly version: string;
+  readonly loadedAt: number;
+  readonly countsByStatus: Readonly<Record<CredentialStatus, number>>;
+}
+
+export function compileSnapshot(doc: CredentialsDocument, sourceText: string, now = Date.now()): CredentialsSnapshot {
+  const tenants = new Map<string, Tenant>();
+  for (const t of doc.tenants) {
+    const list = t.ipAllowList ?? [];
+    tenants.set(t.id, Object.freeze({ id: t.id, name: t.name, allowList: list.length > 0 ? new IpMatcher(list) : undefined }));
+  }
+  const byKeyId = new Map<string, Credential>();
+  const countsByStatus = { provisioned: 0, active: 0, rotated: 0, revoked: 0 };
+  for (const c of doc.credentials) {
+    const tenant = tenants.get(c.tenant);
+    if (!tenant) throw new Error(`credential ${c.keyId}: unknown tenant`); // the schema rejects this first
+    countsByStatus[c.status] += 1;
+    byKeyId.set(
+      c.keyId,
+      Object.freeze({
+        keyId: c.keyId,
+        tenant,
+        status: c.status,
+        digest: digestOf(c.secretHash),
+        graceUntil: c.graceUntil,
+        expiresAt: c.expiresAt,
+        label: c.label,
+        permissions: c.permissions ? Object.freeze(c.permissions.map(compileRule)) : undefined,
+      }),
+    );
+  }
+  const version = createHash('sha256').update(sourceText).digest('hex');
+  return Object.freeze({ byKeyId, tenants, version, loadedAt: now, countsByStatus: Object.freeze(countsByStatus) });
+}

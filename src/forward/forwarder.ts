@@ -1,0 +1,185 @@
+// Forwards a checked request with http-proxy-3 over one keep-alive agent, and writes the upstream
+// response back itself (selfHandleResponse) so hop-by-hop headers are dropped, X-Request-Id is set,
+// and the body can be captured for idempotency. Raises 502 UPSTREAM_UNAVAILABLE or
+// UPSTREAM_OUTCOME_UNKNOWN and 504 UPSTREAM_TIMEOUT (whole response) through the returned outcome.
+import http from 'node:http';
+import https from 'node:https';
+import { Readable } from 'node:stream';
+import { createProxyServer, type ProxyServer } from 'http-proxy-3';
+import { continueBody, type RequestContext } from '../pipeline/context.js';
+import { responseHeaders } from './response-headers.js';
+import {
+  CONNECT_TIMEOUT,
+  UPSTREAM_TIMEOUT,
+  UpstreamTimeoutError,
+  classifyUpstreamError,
+  type UpstreamFailure,
+} from './upstream-error.js';
+
+export interface ForwardOptions {
+  /** the already-read request body (idempotent requests); otherwise the request stream is piped */
+  readonly body?: Buffer;
+  /** capture up to this many response body bytes */
+  readonly captureBytes?: number;
+}
+
+export type ForwardOutcome =
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      readonly headers: readonly string[];
+      /** undefined when not captured, or when the body exceeded captureBytes */
+      readonly body: Buffer | undefined;
+    }
+  | { readonly kind: 'failed'; readonly failure: UpstreamFailure };
+
+interface Pending {
+  readonly ctx: RequestContext;
+  readonly options: ForwardOptions;
+  readonly resolve: (o: ForwardOutcome) => void;
+  connected: boolean;
+  proxyReq: http.ClientRequest | undefined;
+  timer: NodeJS.Timeout | undefined;
+  settled: boolean;
+}
+
+export interface ForwarderConfig {
+  readonly url: URL;
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
+}
+
+// http-proxy-3's deleteLength pass turns a chunked DELETE/OPTIONS into `Content-Length: 0` while still
+// streaming the body after it: the upstream would parse those bytes as a second, unchecked request.
+function dropDeleteLengthPass(proxy: ProxyServer): void {
+  const internals = proxy as unknown as { webPasses?: Array<{ name: string }> };
+  const passes = internals.webPasses;
+  const i = passes?.findIndex((p) => p.name === 'deleteLength') ?? -1;
+  if (!passes || i === -1) throw new Error('http-proxy-3 internals changed: deleteLength pass not found');
+  passes.splice(i, 1);
+}
+
+export class Forwarder {
+  private readonly agent: http.Agent;
+  private readonly proxy: ProxyServer;
+  private readonly pending = new WeakMap<http.IncomingMessage, Pending>();
+
+  constructor(private readonly config: ForwarderConfig) {
+    const Agent = config.url.protocol === 'https:' ? https.Agent : http.Agent;
+    this.agent = new Agent({ keepAlive: true, scheduling: 'lifo', maxFreeSockets: 256 });
+    this.proxy = createProxyServer({
+      target: config.url,
+      agent: this.agent,
+      selfHandleResponse: true,
+      // keeps req.url as sent: without it http-proxy-3 re-parses and normalises the path
+      toProxy: true,
+      xfwd: false,
+      ws: false,
+    });
+    dropDeleteLengthPass(this.proxy);
+    this.proxy.on('proxyReq', (proxyReq, req) => this.onProxyReq(proxyReq, req));
+    this.proxy.on('proxyRes', (proxyRes, req) => this.onProxyRes(proxyRes, req));
+  }
+
+  forward(ctx: RequestContext, options: ForwardOptions = {}): Promise<ForwardOutcome> {
+    return new Promise((resolve) => {
+      const p: Pending = { ctx, options, resolve, connected: false, proxyReq: undefined, timer: undefined, settled: false };
+      this.pending.set(ctx.req, p);
+      p.timer = setTimeout(() => this.abort(p, UPSTREAM_TIMEOUT), this.config.timeoutMs);
+      ctx.upstreamStartedAt = performance.now();
+      continueBody(ctx);
+      const buffer = options.body ? Readable.from([options.body]) : undefined;
+      this.proxy.web(ctx.req, ctx.res, buffer ? { buffer } : {}, (err) => this.onError(p, err));
+      // A client that goes away mid-exchange: http-proxy-3 destroys the upstream request itself.
+      ctx.res.once('close', () => {
+        if (!p.settled) this.settle(p, { kind: 'failed', failure: { code: 'UPSTREAM_OUTCOME_UNKNOWN', sent: p.connected, reason: 'client_closed' } });
+      });
+    });
+  }
+
+  private onProxyReq(proxyReq: http.ClientRequest, req: http.IncomingMessage): void {
+    const p = this.pending.get(req);
+    if (!p) return;
+    p.proxyReq = proxyReq;
+    const socket = proxyReq.socket;
+    if (p.settled) {
+      proxyReq.destroy();
+    } else if (socket && socket.connecting) {
+      const t = setTimeout(() => this.abort(p, CONNECT_TIMEOUT), this.config.connectTimeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(t);
+        p.connected = true;
+      });
+      socket.once('close', () => clearTimeout(t));
+    } else {
+      p.connected = true;
+    }
+  }
+
+  private abort(p: Pending, code: typeof UPSTREAM_TIMEOUT | typeof CONNECT_TIMEOUT): void {
+    if (p.settled) return;
+    const err = new UpstreamTimeoutError(code);
+    if (p.ctx.res.headersSent) {
+      // Already streaming: the client sees a cut connection, never a truncated body passed off as whole.
+      p.ctx.res.destroy();
+      p.proxyReq?.destroy();
+      this.onError(p, err);
+    } else if (p.proxyReq) {
+      p.proxyReq.destroy(err);
+    } else {
+      this.onError(p, err);
+    }
+  }
+
+  private onError(p: Pending, err: unknown): void {
+    if (p.settled) return;
+    this.settle(p, { kind: 'failed', failure: classifyUpstreamError(err, p.connected || p.proxyReq?.reusedSocket === true) });
+  }
+
+  private onProxyRes(proxyRes: http.IncomingMessage, req: http.IncomingMessage): void {
+    const p = this.pending.get(req);
+    if (!p || p.settled) {
+      proxyRes.resume();
+      return;
+    }
+    const { ctx } = p;
+    p.connected = true;
+    const status = proxyRes.statusCode ?? 502;
+    const headers = responseHeaders(proxyRes.rawHeaders, proxyRes.headers.connection, ctx.requestId);
+    const limit = p.options.captureBytes;
+    const chunks: Buffer[] | undefined = limit === undefined ? undefined : [];
+    let captured = 0;
+    let overflow = false;
+    if (chunks) {
+      proxyRes.on('data', (chunk: Buffer) => {
+        captured += chunk.length;
+        if (captured > (limit ?? 0)) overflow = true;
+        else chunks.push(chunk);
+      });
+    }
+    // Settled when the upstream's answer is complete, whatever the client does after: an idempotent
+    // record can be completed even if this client has gone away.
+    proxyRes.once('end', () => {
+      const body = chunks && !overflow ? Buffer.concat(chunks, captured) : undefined;
+      this.settle(p, { kind: 'response', status, headers, body });
+    });
+    proxyRes.once('close', () => {
+      if (!proxyRes.complete) this.onError(p, Object.assign(new Error('upstream response cut'), { code: 'ECONNRESET' }));
+    });
+    ctx.res.writeHead(status, proxyRes.statusMessage, headers);
+    proxyRes.pipe(ctx.res);
+  }
+
+  private settle(p: Pending, outcome: ForwardOutcome): void {
+    if (p.settled) return;
+    p.settled = true;
+    clearTimeout(p.timer);
+    const { ctx } = p;
+    if (ctx.upstreamStartedAt !== undefined) ctx.upstreamMs = performance.now() - ctx.upstreamStartedAt;
+    p.resolve(outcome);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,31 @@
+// Response headers passed back to the client: the upstream's, minus hop-by-hop ones (including those
+// its Connection header lists) and its own X-Request-Id, which is replaced by this request's.
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-authenticate',
+  'x-request-id',
+]);
+
+/** Flat [name, value, …] list, as res.writeHead accepts, preserving order, case and repeats. */
+export function responseHeaders(rawHeaders: readonly string[], connection: string | string[] | undefined, requestId: string): string[] {
+  const listed =
+    typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close'
+      ? new Set(connection.split(',').map((s) => s.trim().toLowerCase()))
+      : undefined;
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
+    out.push(name, rawHeaders[i + 1] as string);
+  }
+  out.push('X-Request-Id', requestId);
+  return out;
+}

@@ -1,0 +1,76 @@
+// Every metric in one place (SPEC §11): names `custody_proxy_*`, durations in seconds, labels bounded
+// (outcome codes, status classes, reasons from fixed lists; never key ids, IPs or paths). Each app
+// instance owns its registry so tests can run several side by side.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export function createMetrics(options: { processMetrics: boolean } = { processMetrics: true }) {
+  const registry = new Registry();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    requests: new Counter({
+      name: 'custody_proxy_requests_total',
+      help: 'Requests handled, by outcome (ok, replayed or an error code) and response status class',
+      labelNames: ['outcome', 'status_class'] as const,
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'custody_proxy_request_duration_seconds',
+      help: 'Time from request arrival to the end of the response',
+      labelNames: ['outcome'] as const,
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    upstreamDuration: new Histogram({
+      name: 'custody_proxy_upstream_duration_seconds',
+      help: 'Time from forwarding to the end of the upstream response',
+      labelNames: ['status_class'] as const,
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    authFailures: new Counter({
+      name: 'custody_proxy_auth_failures_total',
+      help: 'Rejected authentications by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    allowlistDenials: new Counter({
+      name: 'custody_proxy_allowlist_denials_total',
+      help: 'Requests refused by a tenant IP allowlist or a credential permission',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    idempotency: new Counter({
+      name: 'custody_proxy_idempotency_total',
+      help: 'Idempotency outcomes: stored, replayed, conflict, in_progress, released, store_error, evicted',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    reloads: new Counter({
+      name: 'custody_proxy_credential_reloads_total',
+      help: 'Credential document loads by result (applied, unchanged, rejected, error)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    lastReload: new Gauge({
+      name: 'custody_proxy_credential_last_reload_timestamp_seconds',
+      help: 'Unix time of the last successful credentials load',
+      registers,
+    }),
+    credentials: new Gauge({
+      name: 'custody_proxy_credentials',
+      help: 'Credentials in the document in force, by status',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function statusClass(status: number): string {
+  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
+}

@@ -1,0 +1,40 @@
+// Request targets must be canonical (SPEC §7) because the upstream may normalise what the permission
+// check did not: dot segments, `//`, backslashes and encoded `/`, `\` or NUL would let one path pass
+// the check and reach the upstream as another. Absolute-form is accepted only for the Host itself.
+
+const ENCODED_FORBIDDEN = /%(?:2f|5c|00)/i;
+const ENCODED_DOT = /%2e/gi;
+
+function pathIsCanonical(path: string): boolean {
+  if (path.charCodeAt(0) !== 47 /* / */) return false;
+  if (path.includes('//') || path.includes('\\') || path.includes('#')) return false;
+  let p = path;
+  if (p.includes('%')) {
+    if (ENCODED_FORBIDDEN.test(p)) return false;
+    p = p.replace(ENCODED_DOT, '.');
+  }
+  if (!p.includes('.')) return true;
+  for (const seg of p.split('/')) if (seg === '.' || seg === '..') return false;
+  return true;
+}
+
+export interface CanonicalTarget {
+  /** path without the query */
+  readonly path: string;
+  /** origin-form path + query, as it is forwarded */
+  readonly target: string;
+}
+
+/** undefined when the target is not canonical (→ 400 BAD_REQUEST). */
+export function canonicalTarget(url: string, host: string | undefined): CanonicalTarget | undefined {
+  let target = url;
+  if (url.charCodeAt(0) !== 47) {
+    const m = /^https?:\/\/([^/?#]+)(.*)$/i.exec(url);
+    if (!m || host === undefined || (m[1] ?? '').toLowerCase() !== host.toLowerCase()) return undefined;
+    target = m[2] || '/';
+  }
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
+  if (!pathIsCanonical(path)) return undefined;
+  return { path, target };
+}

@@ -1,0 +1,91 @@
+// The per-request context every stage reads and fills in. Built once per request from one pass over
+// the raw header lines, which is the only place duplicate Authorization or Idempotency-Key lines can be
+// seen (Node keeps only the first Authorization in req.headers).
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Credential } from '../credentials/snapshot.js';
+import type { CredentialsSnapshot } from '../credentials/snapshot.js';
+import type { Ip } from './ip-match.js';
+
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  /** performance.now() at arrival */
+  readonly startedAt: number;
+  /** the snapshot in force when the request arrived; a reload never changes it mid-request */
+  readonly snapshot: CredentialsSnapshot | undefined;
+  /** the client sent `Expect: 100-continue`; 100 is sent only when the body is first needed */
+  expectContinue: boolean;
+  readonly authorizationLines: number;
+  /** every `Idempotency-Key` line, in order */
+  readonly idempotencyKeyLines: readonly string[];
+  credential: Credential | undefined;
+  /** undefined = not computed yet, null = unknown (unparsable X-Forwarded-For) */
+  clientIp: Ip | null | undefined;
+  /** the TCP peer is a trusted proxy (its X-Forwarded-* headers are believed) */
+  peerTrusted: boolean;
+  /** canonical path without the query, set by the target check */
+  path: string;
+  /** path + query as forwarded */
+  target: string;
+  /** what happened, for the access log and metrics: ok, replayed, or an error code */
+  outcome: string;
+  /** detail for logs and metrics only (auth failure reason, upstream error code) */
+  reason: string | undefined;
+  upstreamStartedAt: number | undefined;
+  upstreamMs: number | undefined;
+}
+
+const NO_KEYS: readonly string[] = Object.freeze([]);
+
+export function newRequestId(): string {
+  return `req_${randomUUID().replaceAll('-', '')}`;
+}
+
+export function createContext(
+  req: IncomingMessage,
+  res: ServerResponse,
+  snapshot: CredentialsSnapshot | undefined,
+  expectContinue: boolean,
+): RequestContext {
+  let authorizationLines = 0;
+  let idempotencyKeyLines = NO_KEYS as string[];
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') authorizationLines++;
+    else if (name.length === 15 && name.toLowerCase() === 'idempotency-key') {
+      if (idempotencyKeyLines === NO_KEYS) idempotencyKeyLines = [];
+      idempotencyKeyLines.push(raw[i + 1] as string);
+    }
+  }
+  const url = req.url ?? '';
+  return {
+    req,
+    res,
+    requestId: newRequestId(),
+    startedAt: performance.now(),
+    snapshot,
+    expectContinue,
+    authorizationLines,
+    idempotencyKeyLines,
+    credential: undefined,
+    clientIp: undefined,
+    peerTrusted: false,
+    path: url,
+    target: url,
+    outcome: 'ok',
+    reason: undefined,
+    upstreamStartedAt: undefined,
+    upstreamMs: undefined,
+  };
+}
+
+/** Sends `100 Continue` the first time the body is about to be read, never before the checks passed. */
+export function continueBody(ctx: RequestContext): void {
+  if (ctx.expectContinue) {
+    ctx.expectContinue = false;
+    if (!ctx.res.headersSent) ctx.res.writeContinue();
+  }
+}

@@ -1,0 +1,54 @@
+// The stage runner: context → checks (auth, allowlist, target, permissions, header stamping) →
+// the terminal step (idempotency around forwarding, or plain forwarding) → the access line and
+// metrics once the response is over. Stages throw ProxyError; only reply.ts writes local responses.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ProxyError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { CredentialsRegistry } from '../credentials/registry.js';
+import { createContext, type RequestContext } from './context.js';
+import { sendError } from './reply.js';
+import { recordAccess } from './access-log.js';
+
+/** A check: returns to continue, throws ProxyError to refuse. */
+export type Stage = (ctx: RequestContext) => void;
+/** What runs after the checks pass: produces the response (forwarded, replayed or an error). */
+export type Terminal = (ctx: RequestContext) => Promise<void>;
+
+export interface HandlerDeps {
+  readonly registry: CredentialsRegistry;
+  readonly stages: readonly Stage[];
+  readonly terminal: Terminal;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly isDraining: () => boolean;
+}
+
+export function fail(ctx: RequestContext, err: unknown, logger: Logger): void {
+  if (err instanceof ProxyError) {
+    sendError(ctx, err);
+    return;
+  }
+  // A bug, not a client error: answered as an unknown upstream outcome would be wrong, so 503.
+  logger.error({ requestId: ctx.requestId, err }, 'unexpected error in request pipeline');
+  sendError(ctx, new ProxyError('SERVICE_UNAVAILABLE', 'internal_error'));
+}
+
+export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse, expectContinue: boolean) => void {
+  const { registry, stages, terminal, logger, metrics } = deps;
+  return (req, res, expectContinue) => {
+    const ctx = createContext(req, res, registry.current, expectContinue);
+    res.once('close', () => recordAccess(ctx, logger, metrics));
+    if (deps.isDraining()) {
+      sendError(ctx, new ProxyError('SERVICE_UNAVAILABLE', 'draining', 1));
+      return;
+    }
+    try {
+      for (const stage of stages) stage(ctx);
+    } catch (err) {
+      fail(ctx, err, logger);
+      return;
+    }
+    terminal(ctx).catch((err: unknown) => fail(ctx, err, logger));
+  };
+}

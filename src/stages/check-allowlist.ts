@@ -1,0 +1,22 @@
+// Stage 2 (SPEC §6): the tenant's IP allowlist against the resolved client IP. An unknown client IP
+// (unparsable X-Forwarded-For from a trusted proxy) is denied whenever the tenant has a list.
+// Raises 403 FORBIDDEN with the same body as a permission denial.
+import { ProxyError } from '../errors.js';
+import { resolveClientIp } from '../pipeline/client-ip.js';
+import type { IpMatcher } from '../pipeline/ip-match.js';
+import type { RequestContext } from '../pipeline/context.js';
+
+export function checkAllowlist(trustedProxies: IpMatcher): (ctx: RequestContext) => void {
+  return (ctx) => {
+    // Node joins repeated X-Forwarded-For lines with ", " in order, so this is every line.
+    const xff = trustedProxies.empty ? undefined : ctx.req.headers['x-forwarded-for'];
+    const forwardedFor = typeof xff === 'string' ? xff : undefined;
+    const { ip, peerTrusted } = resolveClientIp(ctx.req.socket.remoteAddress, forwardedFor, trustedProxies);
+    ctx.clientIp = ip;
+    ctx.peerTrusted = peerTrusted;
+    const allow = ctx.credential?.tenant.allowList;
+    if (!allow) return;
+    if (ip === null) throw new ProxyError('FORBIDDEN', 'client_ip_unknown');
+    if (!allow.contains(ip)) throw new ProxyError('FORBIDDEN', 'ip_not_allowed');
+  };
+}

@@ -1,0 +1,10 @@
+// Stage 4 (SPEC §6 "insufficient permissions"): a credential with `permissions` may only use the
+// methods and canonical paths its rules allow. Raises 403 FORBIDDEN (same body as the allowlist).
+import { ProxyError } from '../errors.js';
+import { permits } from '../credentials/permissions.js';
+import type { RequestContext } from '../pipeline/context.js';
+
+export function checkPermissions(ctx: RequestContext): void {
+  const rules = ctx.credential?.permissions;
+  if (rules && !permits(rules, ctx.req.method ?? '', ctx.path)) throw new ProxyError('FORBIDDEN', 'permission');
+}

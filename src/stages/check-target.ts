@@ -1,0 +1,16 @@
+// Stage 3 (SPEC §7): the request target must be canonical and the body framing plain, so the path
+// that permissions see is the path the upstream gets. Raises 400 BAD_REQUEST.
+import { ProxyError } from '../errors.js';
+import { canonicalTarget } from '../pipeline/canonical-target.js';
+import type { RequestContext } from '../pipeline/context.js';
+
+export function checkTarget(ctx: RequestContext): void {
+  const { req } = ctx;
+  const t = canonicalTarget(req.url ?? '', req.headers.host);
+  if (!t) throw new ProxyError('BAD_REQUEST', 'non_canonical_target');
+  // Only plain chunked framing is re-encoded faithfully; anything else (gzip, chunked) is refused.
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined && te.toLowerCase() !== 'chunked') throw new ProxyError('BAD_REQUEST', 'transfer_encoding');
+  ctx.path = t.path;
+  ctx.target = t.target;
+}

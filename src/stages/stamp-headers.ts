@@ -1,0 +1,75 @@
+// Stage 5 (SPEC §7): builds the header set the upstream receives, on req.headers, BEFORE forwarding
+// (http-proxy-3's proxyReq event is skipped for `Expect: 100-continue`, so edits there can be lost).
+// Whatever the client sent under the proxy's own names is dropped, in every spelling (case is folded
+// by Node; names with `_` are dropped outright because some servers read them as `-`), and a
+// `Connection` listing can never remove what the proxy sets or the end-to-end framing.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RequestContext } from '../pipeline/context.js';
+
+/** Never forwarded from the client: credentials, hop-by-hop, and names the proxy sets itself. */
+const DROPPED = new Set([
+  'authorization',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  'expect',
+  'host',
+  'x-tenant-id',
+  'x-credential-id',
+  'x-request-id',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  // other client-IP claims the upstream might believe; the proxy alone says who the client is
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-real-ip',
+  'forwarded',
+]);
+
+/** A `Connection` listing may not remove these. */
+const PROTECTED = new Set(['idempotency-key', 'content-length', 'content-type', 'content-encoding']);
+
+function connectionListed(value: string | undefined): Set<string> | undefined {
+  if (!value) return undefined;
+  let listed: Set<string> | undefined;
+  for (const part of value.split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name && !DROPPED.has(name) && !PROTECTED.has(name)) (listed ??= new Set()).add(name);
+  }
+  return listed;
+}
+
+/** `upstreamHost` is host[:port] of the upstream, sent as Host. */
+export function stampHeaders(upstreamHost: string): (ctx: RequestContext) => void {
+  return (ctx) => {
+    const { req } = ctx;
+    const from = req.headers;
+    const listed = connectionListed(from.connection);
+    const out: IncomingHttpHeaders = {};
+    for (const name in from) {
+      if (DROPPED.has(name) || name.includes('_') || listed?.has(name)) continue;
+      out[name] = from[name];
+    }
+    // Node has already decoded the chunked body; the upstream request is chunked again.
+    if (from['transfer-encoding'] !== undefined) out['transfer-encoding'] = 'chunked';
+    const credential = ctx.credential;
+    out['host'] = upstreamHost;
+    if (credential) {
+      out['x-tenant-id'] = credential.tenant.id;
+      out['x-credential-id'] = credential.keyId;
+    }
+    out['x-request-id'] = ctx.requestId;
+    if (ctx.clientIp) out['x-forwarded-for'] = ctx.clientIp.text;
+    // X-Forwarded-Proto is believed only from a trusted proxy (a TLS-terminating ingress), never a client.
+    const proto = from['x-forwarded-proto'];
+    out['x-forwarded-proto'] = ctx.peerTrusted && (proto === 'https' || proto === 'http') ? proto : 'http';
+    req.headers = out;
+  };
+}
