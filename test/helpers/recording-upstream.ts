@@ -1,0 +1,70 @@
+// A real upstream on 127.0.0.1 port 0 that records every request it receives (method, target, raw
+// header lines, body bytes), so tests assert what the custody service saw, or that it saw nothing.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+
+export interface Received {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly rawHeaders: readonly string[];
+  readonly body: Buffer;
+}
+
+export type UpstreamHandler = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => void;
+
+export interface RecordingUpstream {
+  readonly url: string;
+  readonly port: number;
+  readonly requests: Received[];
+  /** replaces how the upstream answers (default: 200 JSON {"ok":true}) */
+  handler: UpstreamHandler;
+  /** values of one header across raw lines, case-insensitively */
+  headerLines(r: Received, name: string): string[];
+  close(): Promise<void>;
+}
+
+export const defaultHandler: UpstreamHandler = (_req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end('{"ok":true}');
+};
+
+export async function startUpstream(handler: UpstreamHandler = defaultHandler): Promise<RecordingUpstream> {
+  const requests: Received[] = [];
+  const state = { handler };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body });
+      state.handler(req, res, body);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    get handler() {
+      return state.handler;
+    },
+    set handler(h: UpstreamHandler) {
+      state.handler = h;
+    },
+    headerLines(r, name) {
+      const out: string[] = [];
+      for (let i = 0; i < r.rawHeaders.length; i += 2) {
+        if ((r.rawHeaders[i] ?? '').toLowerCase() === name.toLowerCase()) out.push(r.rawHeaders[i + 1] ?? '');
+      }
+      return out;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
