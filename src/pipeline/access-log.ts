@@ -28,8 +28,8 @@ export function recordAccess(ctx: RequestContext, logger: Logger, metrics: Metri
     reason: ctx.reason,
     durationMs: round(durationMs),
     upstreamMs: ctx.upstreamMs === undefined ? undefined : round(ctx.upstreamMs),
-    tenant: ctx.credential?.tenant.id,
-    keyId: ctx.credential?.keyId,
+    tenant: ctx.credential?.tenant.id ?? (ctx.knownKeyId === undefined ? undefined : ctx.snapshot?.byKeyId.get(ctx.knownKeyId)?.tenant.id),
+    keyId: ctx.knownKeyId,
     clientIp: ctx.clientIp === undefined ? req.socket.remoteAddress : (ctx.clientIp?.text ?? null),
   };
   if (status >= 500 && ctx.outcome !== 'ok') logger.error(line, 'request');

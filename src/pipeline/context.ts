@@ -21,6 +21,8 @@ export interface RequestContext {
   /** every `Idempotency-Key` line, in order */
   readonly idempotencyKeyLines: readonly string[];
   credential: Credential | undefined;
+  /** the key id presented, once known to exist (logged even when the secret or status fails) */
+  knownKeyId: string | undefined;
   /** undefined = not computed yet, null = unknown (unparsable X-Forwarded-For) */
   clientIp: Ip | null | undefined;
   /** the TCP peer is a trusted proxy (its X-Forwarded-* headers are believed) */
@@ -71,6 +73,7 @@ export function createContext(
     authorizationLines,
     idempotencyKeyLines,
     credential: undefined,
+    knownKeyId: undefined,
     clientIp: undefined,
     peerTrusted: false,
     path: url,

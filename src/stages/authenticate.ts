@@ -55,6 +55,7 @@ export function authenticate(ctx: RequestContext): void {
   const matches = secretMatches(secret, credential?.digest);
   if (!ctx.snapshot) reject('no_credentials');
   if (!credential) reject('unknown_key');
+  ctx.knownKeyId = keyId;
   if (!matches) reject('bad_secret');
   const failure = lifecycleFailure(credential, Date.now());
   if (failure) reject(failure);

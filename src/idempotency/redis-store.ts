@@ -1,0 +1,168 @@
+// Shared idempotency store on Redis (SPEC §9 `redis`): the memory store's semantics across replicas
+// and restarts. Each operation is one Lua script over a record hash and its lease key, which share a
+// hash tag so they live in one Redis Cluster slot. Fails closed: an error, a lost connection or an
+// answer slower than commandTimeoutMs rejects with StoreUnavailableError (the stage answers 503).
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { sha256Hex } from './fingerprint.js';
+import { parseClaimReply, SCRIPTS, type Script } from './redis-scripts.js';
+import { StoreUnavailableError } from './store.js';
+import type { ClaimOptions, ClaimResult, Completion, Fingerprint, IdempotencyStore } from './store.js';
+
+export interface RedisStoreOptions {
+  /** redis:// or rediss:// URL */
+  readonly url: string;
+  /** prepended to every key, e.g. "custody-proxy:" */
+  readonly keyPrefix: string;
+  /** budget for a whole operation, waiting for a connection included; default 1000 (SPEC §9) */
+  readonly commandTimeoutMs?: number;
+}
+
+type Arg = string | Buffer | number;
+interface Waiter { start(): void; abort(err: StoreUnavailableError): void }
+
+export class RedisStore implements IdempotencyStore {
+  readonly kind = 'redis';
+  readonly #client: Redis;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+  readonly #waiters = new Set<Waiter>();
+  #closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    this.#prefix = options.keyPrefix;
+    this.#timeoutMs = options.commandTimeoutMs ?? 1000;
+    this.#client = new Redis(options.url, {
+      // Never queue while disconnected: a queued claim could run long after we answered 503, leaving
+      // a record nobody owns. #run waits for 'ready' itself, within the same deadline.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: this.#timeoutMs,
+      // A connection that stops answering is torn down and reconnected instead of timing out forever.
+      socketTimeout: this.#timeoutMs * 2,
+      connectTimeout: Math.max(this.#timeoutMs, 1000),
+      retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
+      protocol: 2,
+    });
+    // Without a listener ioredis prints every connection error; failures surface through #run.
+    this.#client.on('error', () => {});
+    this.#client.on('ready', () => {
+      for (const waiter of [...this.#waiters]) waiter.start();
+    });
+    // A failed connection attempt means Redis is unreachable now: answer 503 at once rather than
+    // holding requests until their deadline.
+    this.#client.on('close', () => {
+      const err = new StoreUnavailableError('idempotency store connection closed');
+      for (const waiter of [...this.#waiters]) waiter.abort(err);
+    });
+  }
+
+  async claim(tenant: string, key: string, fingerprint: Fingerprint, options: ClaimOptions): Promise<ClaimResult> {
+    const token = randomUUID();
+    const args = [fingerprint.method, fingerprint.target, fingerprint.bodySha256, token, ms(options.ttlMs), ms(options.leaseMs)];
+    const keys = this.#keys(tenant, key);
+    const reply = await this.#run(() => this.#eval(SCRIPTS.claim, keys, args), () => {
+      // The claim may still run (or have run) on the server: undo it so the key is not left in flight
+      // with an owner that already answered 503. Best effort; the lease bounds the damage otherwise.
+      this.#eval(SCRIPTS.release, keys, [token]).catch(() => {});
+    });
+    return parseClaimReply(reply, token);
+  }
+
+  async renewLease(tenant: string, key: string, token: string, leaseMs: number): Promise<boolean> {
+    return (await this.#run(() => this.#eval(SCRIPTS.renew, this.#keys(tenant, key), [token, ms(leaseMs)]))) === 1;
+  }
+
+  async complete(tenant: string, key: string, token: string, completion: Completion): Promise<boolean> {
+    const fields: Arg[] = completion.kind === 'response'
+      ? ['response', '', String(completion.response.status), JSON.stringify(completion.response.headers), completion.response.body]
+      : [completion.kind, completion.kind === 'outcome_unknown' ? completion.code : '', '', '', ''];
+    return (await this.#run(() => this.#eval(SCRIPTS.complete, this.#keys(tenant, key), [token, ...fields]))) === 1;
+  }
+
+  async release(tenant: string, key: string, token: string): Promise<boolean> {
+    return (await this.#run(() => this.#eval(SCRIPTS.release, this.#keys(tenant, key), [token]))) === 1;
+  }
+
+  async ping(): Promise<void> {
+    await this.#run(() => this.#client.ping());
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#client.status === 'ready') {
+      // QUIT lets Redis finish what was sent; a Redis that does not answer gets the socket closed.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.#timeoutMs); });
+      await Promise.race([this.#client.quit().catch(() => {}), late]);
+      clearTimeout(timer);
+    }
+    this.#client.disconnect();
+  }
+
+  // The client's key is hashed: any length and any bytes make a fixed-size, printable key name.
+  #keys(tenant: string, key: string): [string, string] {
+    const record = `${this.#prefix}idem:{${tenant}:${sha256Hex(key)}}`;
+    return [record, `${record}:lease`];
+  }
+
+  async #eval(s: Script, keys: [string, string], args: Arg[]): Promise<unknown> {
+    try {
+      return await this.#client.callBuffer('evalsha', [s.sha, 2, ...keys, ...args]);
+    } catch (err) {
+      // Scripts are cached per server; after a restart or failover the first call loads it again.
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return await this.#client.callBuffer('eval', [s.lua, 2, ...keys, ...args]);
+    }
+  }
+
+  /** Runs op once the client is ready, all within the deadline; onAbandoned when op was sent but failed. */
+  #run<T>(op: () => Promise<T>, onAbandoned?: () => void): Promise<T> {
+    const status = this.#client.status;
+    if (this.#closed || status === 'reconnecting' || status === 'close' || status === 'end') {
+      return Promise.reject(new StoreUnavailableError(`idempotency store is not connected (${this.#closed ? 'closed' : status})`));
+    }
+    return new Promise<T>((resolve, reject) => {
+      let sent = false;
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(timer);
+        this.#waiters.delete(waiter);
+        return true;
+      };
+      const fail = (err: unknown): void => {
+        if (!settle()) return;
+        if (sent) onAbandoned?.();
+        reject(unavailable(err));
+      };
+      const waiter: Waiter = {
+        start: () => {
+          this.#waiters.delete(waiter);
+          sent = true;
+          Promise.resolve().then(op).then((value) => settle() && resolve(value), fail);
+        },
+        abort: fail,
+      };
+      const timer = setTimeout(() => fail(new StoreUnavailableError(
+        `idempotency store did not answer within ${this.#timeoutMs}ms`)), this.#timeoutMs);
+      if (status === 'ready') waiter.start();
+      // Waiting here rather than in ioredis' offline queue means an op that missed its deadline is
+      // dropped, never sent later.
+      else this.#waiters.add(waiter);
+    });
+  }
+}
+
+function unavailable(err: unknown): StoreUnavailableError {
+  if (err instanceof StoreUnavailableError) return err;
+  return new StoreUnavailableError(`idempotency store failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
+// PEXPIRE and SET PX take positive integers only.
+function ms(value: number): number {
+  return Math.max(1, Math.ceil(value));
+}
