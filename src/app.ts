@@ -16,8 +16,16 @@ import { checkPermissions } from './stages/check-permissions.js';
 import { stampHeaders } from './stages/stamp-headers.js';
 import { Forwarder } from './forward/forwarder.js';
 import { forwardTerminal } from './forward/forward-terminal.js';
+import { idempotencyTerminal } from './stages/idempotency.js';
+import { createStore } from './idempotency/create-store.js';
+import { withStoreDeadline } from './idempotency/store-deadline.js';
+import { adminRoutes } from './admin/admin-routes.js';
+import { readTokenFile } from './config/token-file.js';
 import { createAdminServer } from './admin/admin-server.js';
 import { createProxyServer, drainServer, listen } from './server.js';
+
+/** SPEC §9: a store slower than 1 s counts as unreachable. */
+const STORE_DEADLINE_MS = 1000;
 
 export interface AppOptions {
   readonly logger?: Logger;
@@ -47,6 +55,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
   if (!config.credentials.file) throw new Error('credentials.url is not supported yet; use credentials.file');
   const source = new FileSource(config.credentials.file, registry, logger, metrics);
   await source.loadInitial();
+  source.watch();
 
   const trusted = new IpMatcher(config.trustedProxies ?? []);
   const stages: Stage[] = [authenticate, checkAllowlist(trusted), checkTarget, checkPermissions, stampHeaders(config.upstream.url.host)];
@@ -55,11 +64,31 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
     timeoutMs: config.upstream.timeout,
     connectTimeoutMs: config.upstream.connectTimeout,
   });
+  const store = createStore(config.idempotency, logger, metrics);
+  const idem = config.idempotency;
+  const terminal = idempotencyTerminal(
+    {
+      methods: idem.methods,
+      required: idem.required,
+      ttlMs: idem.ttl,
+      leaseMs: idem.lease,
+      maxRequestBytes: idem.maxRequestBytes,
+      maxResponseBytes: idem.maxResponseBytes,
+      // The store enforces the 1 s itself and undoes a claim that lands late; this outer bound only
+      // catches a store that breaks that promise, so it must not fire first.
+      storeDeadlineMs: STORE_DEADLINE_MS + 250,
+    },
+    store,
+    forwarder,
+    forwardTerminal(forwarder),
+    logger,
+    metrics,
+  );
   let draining = false;
   const handler = createHandler({
     registry,
     stages,
-    terminal: forwardTerminal(forwarder),
+    terminal,
     logger,
     metrics,
     isDraining: () => draining,
@@ -67,9 +96,15 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
   const proxyServer = createProxyServer(handler, config.server);
   const adminServer = createAdminServer({
     registry: metrics.registry,
+    routes: adminRoutes({ token: readTokenFile(config.admin.tokenFile), registry, reload: () => source.load() }),
     readiness: [
       () => (registry.current ? undefined : 'credentials not loaded'),
       () => (draining ? 'draining' : undefined),
+      () =>
+        withStoreDeadline(store.ping(), STORE_DEADLINE_MS).then(
+          () => undefined,
+          () => `idempotency store (${store.kind}) unreachable`,
+        ),
     ],
   });
   const proxyAddress = await listen(proxyServer, config.listen);
@@ -87,6 +122,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
       draining = true;
       await drainServer(proxyServer, config.shutdownTimeout);
       forwarder.close();
+      await store.close();
       source.close();
       await new Promise<void>((resolve) => adminServer.close(() => resolve()));
       adminServer.closeAllConnections();

@@ -97,6 +97,8 @@ export const configSchema = z.strictObject({
         })
         .prefault({}),
       ttl: positiveDuration.prefault('24h'),
+      // How long a dead owner's in-flight record blocks duplicates before they get 502 OUTCOME_UNKNOWN.
+      lease: positiveDuration.prefault('10s'),
       methods: z.array(method).default(['POST', 'PUT', 'PATCH']),
       required: z.boolean().default(false),
       maxRequestBytes: size.prefault('1MiB'),
@@ -104,7 +106,7 @@ export const configSchema = z.strictObject({
       memory: z
         .strictObject({
           maxEntries: z.number().int().positive().default(100_000),
-          maxBytes: size.prefault('256MiB'),
+          maxBytes: size.refine((n) => n >= 1024, { message: 'must be at least 1KiB' }).prefault('256MiB'),
         })
         .prefault({}),
     })

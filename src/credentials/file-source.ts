@@ -1,6 +1,11 @@
-// Credentials from a YAML file (SPEC §8). Loaded at start; every load goes through the registry, so
-// a bad document is refused (logged with every problem and counted) and the last good one stays.
-import { readFile } from 'node:fs/promises';
+// Credentials from a YAML file (SPEC §8). Loaded at start, then on every change: the FOLDER is
+// watched, because Kubernetes updates a mounted Secret by swapping a `..data` symlink and editors
+// write through rename, neither of which a watch on the file itself survives; a 1 s stat poll backs
+// the watch up (network filesystems drop events). A bad document is refused (logged with every
+// problem and counted) and the last good one stays.
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { parseCredentials, type DocumentResult } from './document-load.js';
@@ -26,7 +31,17 @@ export async function readCredentialsFile(file: string): Promise<DocumentResult>
   return parseCredentials(text);
 }
 
+const DEBOUNCE_MS = 150;
+const POLL_MS = 1000;
+
 export class FileSource {
+  private watcher: FSWatcher | undefined;
+  private poller: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private lastStat = '';
+  private loading: Promise<ReloadResult> | undefined;
+  private again = false;
+
   constructor(
     private readonly file: string,
     private readonly registry: CredentialsRegistry,
@@ -35,8 +50,59 @@ export class FileSource {
   ) {}
 
   /** Reads the file and offers it; a refused document leaves the registry as it was. */
-  async load(): Promise<ReloadResult> {
-    return this.apply(await readCredentialsFile(this.file));
+  load(): Promise<ReloadResult> {
+    // One load at a time; a change that lands during a load triggers exactly one more.
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = readCredentialsFile(this.file)
+      .then((r) => this.apply(r))
+      .finally(() => {
+        this.loading = undefined;
+        if (this.again) {
+          this.again = false;
+          void this.load();
+        }
+      });
+    return this.loading;
+  }
+
+  /** Starts watching the file's folder and polling its stat. */
+  watch(): void {
+    const dir = path.dirname(this.file);
+    try {
+      this.watcher = watch(dir, { persistent: false }, () => this.schedule());
+      this.watcher.on('error', (err) => this.logger.warn({ err: String(err) }, 'credentials folder watch failed; polling only'));
+    } catch (err) {
+      this.logger.warn({ err: String(err) }, 'credentials folder cannot be watched; polling only');
+    }
+    void this.statKey().then((k) => (this.lastStat = k));
+    this.poller = setInterval(() => {
+      void this.statKey().then((k) => {
+        if (k !== this.lastStat) {
+          this.lastStat = k;
+          this.schedule();
+        }
+      });
+    }, POLL_MS);
+    this.poller.unref();
+  }
+
+  private schedule(): void {
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => void this.load(), DEBOUNCE_MS);
+    this.debounce.unref();
+  }
+
+  /** stat follows symlinks, so a `..data` swap changes inode and mtime here. */
+  private async statKey(): Promise<string> {
+    try {
+      const s = await stat(this.file);
+      return `${s.ino}:${s.size}:${s.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
   }
 
   /** The first load: a process without a valid document must not serve. */
@@ -62,5 +128,9 @@ export class FileSource {
     return outcome;
   }
 
-  close(): void {}
+  close(): void {
+    this.watcher?.close();
+    clearInterval(this.poller);
+    clearTimeout(this.debounce);
+  }
 }

@@ -17,7 +17,11 @@ import {
 } from './upstream-error.js';
 
 export interface ForwardOptions {
-  /** the already-read request body (idempotent requests); otherwise the request stream is piped */
+  /**
+   * The already-read request body of a claimed idempotent request; otherwise the request stream is
+   * piped. With a body the exchange is detached from the client: if the client goes away the upstream
+   * response is still read to the end, so the record can be completed and a retry replayed.
+   */
   readonly body?: Buffer;
   /** capture up to this many response body bytes */
   readonly captureBytes?: number;
@@ -88,8 +92,14 @@ export class Forwarder {
       p.timer = setTimeout(() => this.abort(p, UPSTREAM_TIMEOUT), this.config.timeoutMs);
       ctx.upstreamStartedAt = performance.now();
       continueBody(ctx);
-      const buffer = options.body ? Readable.from([options.body]) : undefined;
-      this.proxy.web(ctx.req, ctx.res, buffer ? { buffer } : {}, (err) => this.onError(p, err));
+      if (options.body) {
+        // http-proxy-3 aborts the upstream request when the response it was given closes; a response
+        // object of our own that is never attached to a socket keeps a claimed exchange running.
+        const detached = new http.ServerResponse(ctx.req);
+        this.proxy.web(ctx.req, detached, { buffer: Readable.from([options.body]) }, (err) => this.onError(p, err));
+        return;
+      }
+      this.proxy.web(ctx.req, ctx.res, {}, (err) => this.onError(p, err));
       // A client that goes away mid-exchange: http-proxy-3 destroys the upstream request itself.
       ctx.res.once('close', () => {
         if (!p.settled) this.settle(p, { kind: 'failed', failure: { code: 'UPSTREAM_OUTCOME_UNKNOWN', sent: p.connected, reason: 'client_closed' } });
@@ -166,8 +176,21 @@ export class Forwarder {
     proxyRes.once('close', () => {
       if (!proxyRes.complete) this.onError(p, Object.assign(new Error('upstream response cut'), { code: 'ECONNRESET' }));
     });
+    if (ctx.res.destroyed) {
+      proxyRes.resume();
+      return;
+    }
     ctx.res.writeHead(status, proxyRes.statusMessage, headers);
     proxyRes.pipe(ctx.res);
+    // Detached (claimed) exchanges read on after the client leaves: the record still completes.
+    if (p.options.body) {
+      ctx.res.once('close', () => {
+        if (!proxyRes.complete) {
+          proxyRes.unpipe(ctx.res);
+          proxyRes.resume();
+        }
+      });
+    }
   }
 
   private settle(p: Pending, outcome: ForwardOutcome): void {

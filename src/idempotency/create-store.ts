@@ -1,0 +1,22 @@
+// Picks the idempotency store from the config (SPEC §9): `memory` protects one process only and says
+// so at start; `redis` is shared by every replica pointing at the same Redis and key prefix.
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { ParsedConfig } from '../config/schema.js';
+import { MemoryStore } from './memory-store.js';
+import { RedisStore } from './redis-store.js';
+import type { IdempotencyStore } from './store.js';
+
+export function createStore(config: ParsedConfig['idempotency'], logger: Logger, metrics: Metrics): IdempotencyStore {
+  if (config.store === 'redis') {
+    return new RedisStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix });
+  }
+  logger.warn(
+    'idempotency store is memory: duplicates are caught only within this one process; use store: redis when running more than one replica',
+  );
+  return new MemoryStore({
+    maxEntries: config.memory.maxEntries,
+    maxBytes: config.memory.maxBytes,
+    onEvict: () => metrics.idempotency.inc({ outcome: 'evicted' }),
+  });
+}

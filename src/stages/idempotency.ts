@@ -1,0 +1,158 @@
+// Stage 6 (SPEC §9) as the terminal step for keyed methods: parse the key, read the body within
+// maxRequestBytes, claim (tenant, key) atomically BEFORE forwarding, then complete or release the
+// record from how the exchange ended. Raises 400 INVALID_IDEMPOTENCY_KEY / IDEMPOTENCY_KEY_REQUIRED,
+// 409 IDEMPOTENCY_IN_PROGRESS / IDEMPOTENCY_RESPONSE_UNAVAILABLE, 413, 422 IDEMPOTENCY_CONFLICT,
+// 502 UPSTREAM_OUTCOME_UNKNOWN (owner lost), 503 IDEMPOTENCY_STORE_UNAVAILABLE.
+import { ProxyError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { continueBody, type RequestContext } from '../pipeline/context.js';
+import type { Terminal } from '../pipeline/handler.js';
+import { sendLocal } from '../pipeline/reply.js';
+import { answerFailure } from '../forward/forward-terminal.js';
+import type { Forwarder } from '../forward/forwarder.js';
+import { readBody } from '../idempotency/body-reader.js';
+import { makeFingerprint } from '../idempotency/fingerprint.js';
+import { parseIdempotencyKey } from '../idempotency/key-parse.js';
+import { REPLAYED, toStoredResponse } from '../idempotency/replay.js';
+import { StoreUnavailableError, type Completion, type IdempotencyStore } from '../idempotency/store.js';
+import { withStoreDeadline } from '../idempotency/store-deadline.js';
+
+export interface IdempotencySettings {
+  readonly methods: readonly string[];
+  readonly required: boolean;
+  readonly ttlMs: number;
+  readonly leaseMs: number;
+  readonly maxRequestBytes: number;
+  readonly maxResponseBytes: number;
+  /** a store call slower than this fails closed (503) */
+  readonly storeDeadlineMs: number;
+}
+
+/** Upstream answers that say "not done, try again": the key is released, not stored. */
+const RELEASING_STATUSES = new Set([408, 429, 503]);
+
+export function idempotencyTerminal(
+  settings: IdempotencySettings,
+  store: IdempotencyStore,
+  forwarder: Forwarder,
+  plain: Terminal,
+  logger: Logger,
+  metrics: Metrics,
+): Terminal {
+  const methods = new Set(settings.methods);
+  const deadline = <T>(p: Promise<T>): Promise<T> => withStoreDeadline(p, settings.storeDeadlineMs);
+  const count = (outcome: string): void => metrics.idempotency.inc({ outcome });
+  const storeDown = (err: unknown): never => {
+    count('store_error');
+    if (err instanceof StoreUnavailableError) throw new ProxyError('IDEMPOTENCY_STORE_UNAVAILABLE', 'store_unavailable', 1);
+    throw err;
+  };
+
+  return async (ctx: RequestContext) => {
+    const method = ctx.req.method ?? '';
+    if (!methods.has(method)) return plain(ctx);
+    const parsed = parseIdempotencyKey(ctx.idempotencyKeyLines);
+    if (parsed.kind === 'invalid') throw new ProxyError('INVALID_IDEMPOTENCY_KEY');
+    if (parsed.kind === 'absent') {
+      if (settings.required) throw new ProxyError('IDEMPOTENCY_KEY_REQUIRED');
+      return plain(ctx);
+    }
+    const tenant = ctx.credential?.tenant.id;
+    if (tenant === undefined) throw new ProxyError('UNAUTHORIZED', 'no_tenant');
+    continueBody(ctx);
+    const body = await readBody(ctx.req, settings.maxRequestBytes);
+    const fingerprint = makeFingerprint(method, ctx.target, body);
+    const claim = await deadline(
+      store.claim(tenant, parsed.key, fingerprint, { ttlMs: settings.ttlMs, leaseMs: settings.leaseMs }),
+    ).catch(storeDown);
+
+    switch (claim.kind) {
+      case 'conflict':
+        count('conflict');
+        throw new ProxyError('IDEMPOTENCY_CONFLICT');
+      case 'in_progress':
+        count('in_progress');
+        throw new ProxyError('IDEMPOTENCY_IN_PROGRESS', undefined, 1);
+      case 'owner_lost':
+        count('owner_lost');
+        throw new ProxyError('UPSTREAM_OUTCOME_UNKNOWN', 'owner_lost');
+      case 'completed':
+        return replay(ctx, claim.completion, count);
+      case 'claimed':
+        break;
+    }
+
+    // The body is re-sent from memory with an exact length; the client's framing no longer applies.
+    const headers = ctx.req.headers;
+    delete headers['transfer-encoding'];
+    headers['content-length'] = String(body.length);
+    const token = claim.token;
+    const renew = setInterval(() => {
+      store.renewLease(tenant, parsed.key, token, settings.leaseMs).catch(() => count('store_error'));
+    }, Math.max(50, Math.floor(settings.leaseMs / 3)));
+    let completion: Completion | undefined;
+    let failedEarly = false;
+    try {
+      const outcome = await forwarder.forward(ctx, { body, captureBytes: settings.maxResponseBytes });
+      if (outcome.kind === 'response') {
+        if (!RELEASING_STATUSES.has(outcome.status)) {
+          completion = outcome.body
+            ? { kind: 'response', response: toStoredResponse(outcome.status, outcome.headers, outcome.body) }
+            : { kind: 'response_unavailable' };
+        }
+      } else {
+        failedEarly = !outcome.failure.sent;
+        if (outcome.failure.sent) {
+          completion = {
+            kind: 'outcome_unknown',
+            code: outcome.failure.code === 'UPSTREAM_TIMEOUT' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_OUTCOME_UNKNOWN',
+          };
+        }
+        answerFailure(ctx, outcome);
+      }
+    } finally {
+      clearInterval(renew);
+      await settleRecord(store, tenant, parsed.key, token, completion, deadline).then(
+        (result) => count(result),
+        (err: unknown) => {
+          count('store_error');
+          logger.error({ requestId: ctx.requestId, err: String(err) }, 'idempotency record not settled; duplicates will see the outcome as unknown after the lease');
+        },
+      );
+      if (failedEarly) ctx.reason = ctx.reason ?? 'released';
+    }
+  };
+}
+
+async function settleRecord(
+  store: IdempotencyStore,
+  tenant: string,
+  key: string,
+  token: string,
+  completion: Completion | undefined,
+  deadline: <T>(p: Promise<T>) => Promise<T>,
+): Promise<string> {
+  if (!completion) {
+    await deadline(store.release(tenant, key, token));
+    return 'released';
+  }
+  await deadline(store.complete(tenant, key, token, completion));
+  return 'stored';
+}
+
+function replay(ctx: RequestContext, completion: Completion, count: (o: string) => void): void {
+  switch (completion.kind) {
+    case 'response':
+      count('replayed');
+      ctx.outcome = 'replayed';
+      sendLocal(ctx, completion.response, REPLAYED);
+      return;
+    case 'response_unavailable':
+      count('response_unavailable');
+      throw new ProxyError('IDEMPOTENCY_RESPONSE_UNAVAILABLE');
+    case 'outcome_unknown':
+      count('replayed');
+      throw new ProxyError(completion.code, 'replayed_outcome');
+  }
+}
