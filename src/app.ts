@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from './config/load.js';
 import { CredentialsRegistry } from './credentials/registry.js';
-import { FileSource } from './credentials/file-source.js';
+import { startCredentialSource } from './credentials/start-source.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { IpMatcher } from './pipeline/ip-match.js';
@@ -52,10 +52,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
   registry.onChange((s) => {
     for (const [status, n] of Object.entries(s.countsByStatus)) metrics.credentials.set({ status }, n);
   });
-  if (!config.credentials.file) throw new Error('credentials.url is not supported yet; use credentials.file');
-  const source = new FileSource(config.credentials.file, registry, logger, metrics);
-  await source.loadInitial();
-  source.watch();
+  const source = await startCredentialSource(config, registry, logger, metrics);
 
   const trusted = new IpMatcher(config.trustedProxies ?? []);
   const stages: Stage[] = [authenticate, checkAllowlist(trusted), checkTarget, checkPermissions, stampHeaders(config.upstream.url.host)];

@@ -39,8 +39,8 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
   return (req, res, expectContinue) => {
     const ctx = createContext(req, res, registry.current, expectContinue);
     res.once('close', () => recordAccess(ctx, logger, metrics));
-    if (deps.isDraining()) {
-      sendError(ctx, new ProxyError('SERVICE_UNAVAILABLE', 'draining', 1));
+    if (deps.isDraining() || !ctx.snapshot) {
+      sendError(ctx, new ProxyError('SERVICE_UNAVAILABLE', ctx.snapshot ? 'draining' : 'no_credentials', 1));
       return;
     }
     try {

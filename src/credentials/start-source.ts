@@ -1,0 +1,35 @@
+// Picks and starts the credentials source (SPEC §8). A file must hold a valid document at start or
+// the process does not serve; the control endpoint is polled, and until its first document loads
+// the proxy is not ready (every request gets 503), never "allow all".
+import type { ProxyConfig } from '../config/load.js';
+import { readTokenFile } from '../config/token-file.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { FileSource } from './file-source.js';
+import type { CredentialsRegistry } from './registry.js';
+import { UrlSource } from './url-source.js';
+
+export interface CredentialSource {
+  load(): Promise<string>;
+  close(): void;
+}
+
+export async function startCredentialSource(
+  config: ProxyConfig,
+  registry: CredentialsRegistry,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<CredentialSource> {
+  const { url, file, pollInterval, tokenFile } = config.credentials;
+  if (url) {
+    const source = new UrlSource({ url, pollIntervalMs: pollInterval, token: readTokenFile(tokenFile) }, registry, logger, metrics);
+    source.start();
+    await source.load();
+    return source;
+  }
+  if (!file) throw new Error('credentials: set file or url');
+  const source = new FileSource(file, registry, logger, metrics);
+  await source.loadInitial();
+  source.watch();
+  return source;
+}

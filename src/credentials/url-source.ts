@@ -1,0 +1,87 @@
+// Credentials from the control endpoint (SPEC §8): fetched at start and every pollInterval with
+// If-None-Match and the bearer token from tokenFile; JSON or YAML by Content-Type. Any failure
+// (refused, 5xx, garbage, invalid document) is logged and counted and the last good snapshot stays.
+// Nothing is cached on disk: a restart while the endpoint is down stays not-ready rather than
+// serving a stale document that could still hold a revoked key.
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { parseCredentials, parseCredentialsJson } from './document-load.js';
+import type { CredentialsRegistry, ReloadResult } from './registry.js';
+
+const FETCH_TIMEOUT_MS = 5000;
+
+export interface UrlSourceOptions {
+  readonly url: URL;
+  readonly pollIntervalMs: number;
+  readonly token: string | undefined;
+}
+
+export class UrlSource {
+  private etag: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<ReloadResult | 'error'> | undefined;
+
+  constructor(
+    private readonly options: UrlSourceOptions,
+    private readonly registry: CredentialsRegistry,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** One fetch; concurrent callers share it. */
+  load(): Promise<ReloadResult | 'error'> {
+    this.inFlight ??= this.fetchOnce().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  start(): void {
+    const tick = (): void => {
+      void this.load().finally(() => {
+        this.timer = setTimeout(tick, this.options.pollIntervalMs);
+        this.timer.unref();
+      });
+    };
+    tick();
+  }
+
+  private fail(reason: string, problems?: readonly string[]): 'error' {
+    this.metrics.reloads.inc({ result: problems ? 'rejected' : 'error' });
+    this.logger.error({ source: this.options.url.origin, reason, problems }, 'credentials fetch failed; keeping the last good document');
+    return 'error';
+  }
+
+  private async fetchOnce(): Promise<ReloadResult | 'error'> {
+    const headers: Record<string, string> = { accept: 'application/json, application/yaml;q=0.9, */*;q=0.1' };
+    if (this.options.token) headers['authorization'] = `Bearer ${this.options.token}`;
+    // Only send the ETag while its document is in force; otherwise ask for the full document.
+    if (this.etag && this.registry.current) headers['if-none-match'] = this.etag;
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(this.options.url, { headers, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' });
+      text = await res.text();
+    } catch (err) {
+      return this.fail(`request failed: ${(err as Error).name}`);
+    }
+    if (res.status === 304) {
+      this.metrics.reloads.inc({ result: 'unchanged' });
+      return 'unchanged';
+    }
+    if (res.status !== 200) return this.fail(`status ${res.status}`);
+    const type = res.headers.get('content-type') ?? '';
+    const result = /\bjson\b/i.test(type) ? parseCredentialsJson(text) : parseCredentials(text);
+    if (!result.ok) return this.fail('invalid document', result.problems);
+    const outcome = this.registry.offer(result.snapshot);
+    this.etag = res.headers.get('etag') ?? undefined;
+    this.metrics.reloads.inc({ result: outcome });
+    this.metrics.lastReload.set(Date.now() / 1000);
+    if (outcome === 'applied') this.logger.info({ source: this.options.url.origin, credentials: result.snapshot.byKeyId.size }, 'credentials loaded');
+    return outcome;
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+  }
+}
