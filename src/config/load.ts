@@ -36,7 +36,11 @@ export function buildConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv =
   const problems: string[] = [];
   const substituted = substituteEnv(raw ?? {}, env, [], problems);
   const result = configSchema.safeParse(substituted, { reportInput: true });
-  if (!result.success) problems.push(...formatIssues(result.error.issues));
+  // A value emptied by an unset variable is already reported; its follow-on schema error is noise.
+  if (!result.success) problems.push(...formatIssues(result.error.issues).filter((p) => !problems.some((q) => p.startsWith(q.slice(0, q.indexOf(': ') + 2)))));
+  // Checked on the input: zod skips object refinements once any field in them fails.
+  const creds = (substituted as { credentials?: { file?: unknown; url?: unknown } }).credentials;
+  if (creds?.file !== undefined && creds.url !== undefined) problems.push('credentials: set either file or url, not both');
   if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
   const dir = path.dirname(file);
   const c = result.data;
@@ -59,7 +63,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     const code = (err as NodeJS.ErrnoException).code ?? 'read error';
     throw new ConfigError(abs, [`(file): cannot read ${JSON.stringify(abs)}: ${code}`]);
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: true });
   const syntax = yamlProblems(doc);
   if (syntax.length > 0) throw new ConfigError(abs, syntax);
   return buildConfig(doc.toJS(), abs, env);

@@ -40,7 +40,8 @@ function describeInput(issue: z.core.$ZodIssue): string {
 export function yamlProblems(doc: Document): string[] {
   return doc.errors.map((e) => {
     const line = e.linePos?.[0];
-    return `(yaml)${line ? ` line ${line.line} column ${line.col}` : ''}: ${e.message.split('\n')[0] ?? e.code}`;
+    const first = (e.message.split('\n')[0] ?? e.code).replace(/ at line \d+, column \d+:?$/, '');
+    return `(yaml)${line ? ` line ${line.line} column ${line.col}` : ''}: ${first}`;
   });
 }
 

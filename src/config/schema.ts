@@ -85,7 +85,6 @@ export const configSchema = z.strictObject({
       pollInterval: positiveDuration.prefault('10s'),
       tokenFile: z.string().min(1).optional(),
     })
-    .refine((c) => !(c.file && c.url), { message: 'set either file or url, not both' })
     .prefault({}),
   idempotency: z
     .strictObject({

@@ -2,7 +2,7 @@
 // list of `path: message` problems. Used at start, on every reload and by `custody-proxy check`.
 import { parseDocument } from 'yaml';
 import { formatIssues, yamlProblems } from '../config/problems.js';
-import { documentSchema } from './document-schema.js';
+import { crossEntryProblems, documentSchema } from './document-schema.js';
 import { compileSnapshot, type CredentialsSnapshot } from './snapshot.js';
 
 export type DocumentResult =
@@ -31,6 +31,7 @@ export function parseCredentialsJson(text: string): DocumentResult {
 function validateCredentials(raw: unknown, text: string): DocumentResult {
   if (raw === null || raw === undefined) return { ok: false, problems: ['(root): the document is empty'] };
   const result = documentSchema.safeParse(raw, { reportInput: true });
-  if (!result.success) return { ok: false, problems: formatIssues(result.error.issues) };
+  const problems = [...(result.success ? [] : formatIssues(result.error.issues)), ...crossEntryProblems(raw)];
+  if (!result.success || problems.length > 0) return { ok: false, problems };
   return { ok: true, snapshot: compileSnapshot(result.data, text) };
 }

@@ -11,8 +11,17 @@ const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2}))?$/;
 
 // A timestamp as written in YAML (string) or already a Date; kept as epoch milliseconds.
+// Date.parse rolls 2026-02-30 over to March; a written day that does not exist is an error instead.
+function parseIsoTime(text: string): number {
+  if (!ISO_TIME.test(text)) return Number.NaN;
+  const [y, m, d] = text.slice(0, 10).split('-').map(Number);
+  const check = new Date(Date.UTC(y ?? 0, (m ?? 1) - 1, d ?? 1));
+  if (check.getUTCFullYear() !== y || check.getUTCMonth() + 1 !== m || check.getUTCDate() !== d) return Number.NaN;
+  return Date.parse(text);
+}
+
 const timestamp = z.union([z.string(), z.date()]).transform((v, ctx) => {
-  const ms = v instanceof Date ? v.getTime() : ISO_TIME.test(v) ? Date.parse(v) : Number.NaN;
+  const ms = v instanceof Date ? v.getTime() : parseIsoTime(v);
   if (!Number.isFinite(ms)) {
     ctx.addIssue({ code: 'custom', message: `invalid timestamp ${show(v)} (use RFC 3339, e.g. 2026-12-01T00:00:00Z)` });
     return z.NEVER;
@@ -61,25 +70,37 @@ export const documentSchema = z
   .strictObject({
     tenants: z.array(tenant),
     credentials: z.array(credential),
-  })
-  .superRefine((doc, ctx) => {
-    const tenantIds = new Set<string>();
-    doc.tenants.forEach((t, i) => {
-      if (tenantIds.has(t.id)) ctx.addIssue({ code: 'custom', path: ['tenants', i, 'id'], message: `duplicate tenant id ${show(t.id)}` });
-      tenantIds.add(t.id);
-    });
-    const keyIds = new Set<string>();
-    doc.credentials.forEach((c, i) => {
-      if (keyIds.has(c.keyId)) ctx.addIssue({ code: 'custom', path: ['credentials', i, 'keyId'], message: `duplicate key id ${show(c.keyId)}` });
-      keyIds.add(c.keyId);
-      if (!tenantIds.has(c.tenant)) {
-        ctx.addIssue({ code: 'custom', path: ['credentials', i, 'tenant'], message: `unknown tenant ${show(c.tenant)}` });
-      }
-      if (c.status === 'rotated' && c.graceUntil === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['credentials', i, 'graceUntil'], message: 'required when status is rotated' });
-      }
-    });
   });
+
+const field = (v: unknown, k: string): unknown => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined);
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/**
+ * Rules across entries (unique ids, existing tenant, rotated needs graceUntil), checked on the raw
+ * input rather than in the schema: zod skips refinements once any field fails, and every problem
+ * must be listed at once.
+ */
+export function crossEntryProblems(raw: unknown): string[] {
+  const problems: string[] = [];
+  const tenantIds = new Set<unknown>();
+  list(field(raw, 'tenants')).forEach((t, i) => {
+    const id = field(t, 'id');
+    if (tenantIds.has(id)) problems.push(`tenants[${i}].id: duplicate tenant id ${show(id)}`);
+    tenantIds.add(id);
+  });
+  const keyIds = new Set<unknown>();
+  list(field(raw, 'credentials')).forEach((c, i) => {
+    const keyId = field(c, 'keyId');
+    if (keyIds.has(keyId)) problems.push(`credentials[${i}].keyId: duplicate key id ${show(keyId)}`);
+    keyIds.add(keyId);
+    const tenant = field(c, 'tenant');
+    if (typeof tenant === 'string' && !tenantIds.has(tenant)) problems.push(`credentials[${i}].tenant: unknown tenant ${show(tenant)}`);
+    if (field(c, 'status') === 'rotated' && field(c, 'graceUntil') === undefined) {
+      problems.push(`credentials[${i}].graceUntil: required when status is rotated`);
+    }
+  });
+  return problems;
+}
 
 export type CredentialsDocument = z.output<typeof documentSchema>;
 export type CredentialEntry = CredentialsDocument['credentials'][number];

@@ -32,12 +32,16 @@ export async function readCredentialsFile(file: string): Promise<DocumentResult>
 }
 
 const DEBOUNCE_MS = 150;
+// A folder that never goes quiet (a busy sibling file) must not postpone a load forever: the first
+// pending event is answered within this bound (SPEC §8: a change takes effect within 2 s).
+const DEBOUNCE_MAX_WAIT_MS = 500;
 const POLL_MS = 1000;
 
 export class FileSource {
   private watcher: FSWatcher | undefined;
   private poller: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
+  private pendingSince: number | undefined;
   private lastStat = '';
   private loading: Promise<ReloadResult> | undefined;
   private again = false;
@@ -90,8 +94,14 @@ export class FileSource {
   }
 
   private schedule(): void {
+    const now = Date.now();
+    this.pendingSince ??= now;
     clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => void this.load(), DEBOUNCE_MS);
+    const wait = Math.max(0, Math.min(DEBOUNCE_MS, this.pendingSince + DEBOUNCE_MAX_WAIT_MS - now));
+    this.debounce = setTimeout(() => {
+      this.pendingSince = undefined;
+      void this.load();
+    }, wait);
     this.debounce.unref();
   }
 

@@ -31,7 +31,9 @@ export function canonicalTarget(url: string, host: string | undefined): Canonica
   if (url.charCodeAt(0) !== 47) {
     const m = /^https?:\/\/([^/?#]+)(.*)$/i.exec(url);
     if (!m || host === undefined || (m[1] ?? '').toLowerCase() !== host.toLowerCase()) return undefined;
-    target = m[2] || '/';
+    const rest = m[2] ?? '';
+    // An empty path in absolute-form means "/" (RFC 9112 §3.2.2), also before a query.
+    target = rest.startsWith('/') ? rest : `/${rest}`;
   }
   const q = target.indexOf('?');
   const path = q === -1 ? target : target.slice(0, q);
