@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from './config/load.js';
 import { CredentialsRegistry } from './credentials/registry.js';
 import { startCredentialSource } from './credentials/start-source.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLoggers, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { IpMatcher } from './pipeline/ip-match.js';
 import { createHandler, type Stage } from './pipeline/handler.js';
@@ -29,6 +29,8 @@ const STORE_DEADLINE_MS = 1000;
 
 export interface AppOptions {
   readonly logger?: Logger;
+  /** where access lines go; defaults to `logger` when that is given */
+  readonly accessLogger?: Logger;
   /** prom-client's Node process metrics (off in tests that run many apps in one process) */
   readonly processMetrics?: boolean;
 }
@@ -46,7 +48,9 @@ export interface App {
 }
 
 export async function startApp(config: ProxyConfig, options: AppOptions = {}): Promise<App> {
-  const logger = options.logger ?? createLogger(config.logging.level);
+  const created = options.logger ? undefined : createLoggers(config.logging.level);
+  const logger = options.logger ?? created?.logger ?? createLoggers('silent').logger;
+  const accessLogger = options.accessLogger ?? options.logger ?? created?.access ?? logger;
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
   const registry = new CredentialsRegistry();
   registry.onChange((s) => {
@@ -87,6 +91,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
     stages,
     terminal,
     logger,
+    accessLogger,
     metrics,
     isDraining: () => draining,
   });

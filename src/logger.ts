@@ -15,14 +15,27 @@ export const REDACT_PATHS = [
   '*.token',
 ];
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export interface Loggers {
+  readonly logger: Logger;
+  /** access lines only: built from an allow-list of fields, so pino's redaction copy is skipped */
+  readonly access: Logger;
+}
+
+export function createLoggers(level: string, destination?: pino.DestinationStream): Loggers {
   const options: pino.LoggerOptions = {
     level,
     base: { service: 'custody-proxy' },
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
   // Asynchronous writes keep the request path off the stdout syscall; flushed on shutdown.
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
+  const dest = destination ?? pino.destination({ dest: 1, sync: false });
+  return {
+    logger: pino({ ...options, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, dest),
+    access: pino(options, dest),
+  };
+}
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return createLoggers(level, destination).logger;
 }

@@ -1,12 +1,13 @@
 // Secrets are stored only as `sha256:<hex>` digests and compared with timingSafeEqual. An unknown key
 // id is compared against a dummy digest, so a lookup miss costs the same as a wrong secret (Caddy's
 // basicauth does the same) and response timing does not reveal which key ids exist.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const SECRET_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
 
+/** One-shot crypto.hash: no Hash object per request on the authentication path. */
 export function sha256(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+  return hash('sha256', secret, 'buffer');
 }
 
 export function formatSecretHash(secret: string): string {

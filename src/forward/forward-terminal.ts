@@ -19,7 +19,8 @@ export function answerFailure(ctx: RequestContext, outcome: ForwardOutcome): boo
 }
 
 export function forwardTerminal(forwarder: Forwarder): Terminal {
-  return async (ctx) => {
-    answerFailure(ctx, await forwarder.forward(ctx));
-  };
+  return (ctx) =>
+    forwarder.forward(ctx).then((outcome) => {
+      answerFailure(ctx, outcome);
+    });
 }

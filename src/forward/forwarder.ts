@@ -34,6 +34,11 @@ export type ForwardOutcome =
       readonly headers: readonly string[];
       /** undefined when not captured, or when the body exceeded captureBytes */
       readonly body: Buffer | undefined;
+      /**
+       * With a body (claimed exchange) the last chunk is held back: the client's response ends only when
+       * this is called, after the idempotency record is settled. Without a body it does nothing.
+       */
+      readonly finish?: () => void;
     }
   | { readonly kind: 'failed'; readonly failure: UpstreamFailure };
 
@@ -109,12 +114,14 @@ export class Forwarder {
 
   private onProxyReq(proxyReq: http.ClientRequest, req: http.IncomingMessage): void {
     const p = this.pending.get(req);
-    if (!p) return;
+    // No entry: the exchange was already settled (timed out or failed); nobody waits for it.
+    if (!p) {
+      proxyReq.destroy();
+      return;
+    }
     p.proxyReq = proxyReq;
     const socket = proxyReq.socket;
-    if (p.settled) {
-      proxyReq.destroy();
-    } else if (socket && socket.connecting) {
+    if (socket && socket.connecting) {
       const t = setTimeout(() => this.abort(p, CONNECT_TIMEOUT), this.config.connectTimeoutMs);
       socket.once('connect', () => {
         clearTimeout(t);
@@ -169,9 +176,10 @@ export class Forwarder {
     }
     // Settled when the upstream's answer is complete, whatever the client does after: an idempotent
     // record can be completed even if this client has gone away.
+    let finish = (): void => {};
     proxyRes.once('end', () => {
       const body = chunks && !overflow ? Buffer.concat(chunks, captured) : undefined;
-      this.settle(p, { kind: 'response', status, headers, body });
+      this.settle(p, { kind: 'response', status, headers, body, finish });
     });
     proxyRes.once('close', () => {
       if (!proxyRes.complete) this.onError(p, Object.assign(new Error('upstream response cut'), { code: 'ECONNRESET' }));
@@ -181,16 +189,27 @@ export class Forwarder {
       return;
     }
     ctx.res.writeHead(status, proxyRes.statusMessage, headers);
-    proxyRes.pipe(ctx.res);
-    // Detached (claimed) exchanges read on after the client leaves: the record still completes.
-    if (p.options.body) {
-      ctx.res.once('close', () => {
-        if (!proxyRes.complete) {
-          proxyRes.unpipe(ctx.res);
-          proxyRes.resume();
-        }
-      });
+    if (!p.options.body) {
+      proxyRes.pipe(ctx.res);
+      return;
     }
+    // Claimed exchange: the last chunk waits for finish(), called once the record is settled, so a client
+    // never holds the whole response while a duplicate (on any replica) could still find the key in flight.
+    const res = ctx.res;
+    let held: Buffer | undefined;
+    proxyRes.on('data', (chunk: Buffer) => {
+      const ready = held;
+      held = chunk;
+      if (ready && !res.destroyed && !res.write(ready)) {
+        proxyRes.pause();
+        res.once('drain', () => proxyRes.resume());
+      }
+    });
+    // Detached: a client that leaves never stops the upstream response from being read to the end.
+    res.once('close', () => proxyRes.resume());
+    finish = () => {
+      if (!res.destroyed && !res.writableEnded) res.end(held);
+    };
   }
 
   private settle(p: Pending, outcome: ForwardOutcome): void {
@@ -198,6 +217,8 @@ export class Forwarder {
     p.settled = true;
     clearTimeout(p.timer);
     const { ctx } = p;
+    // Dropped at once: a WeakMap entry would otherwise keep the request's objects alive for extra GCs.
+    this.pending.delete(ctx.req);
     if (ctx.upstreamStartedAt !== undefined) ctx.upstreamMs = performance.now() - ctx.upstreamStartedAt;
     p.resolve(outcome);
   }

@@ -20,6 +20,7 @@ export interface HandlerDeps {
   readonly stages: readonly Stage[];
   readonly terminal: Terminal;
   readonly logger: Logger;
+  readonly accessLogger: Logger;
   readonly metrics: Metrics;
   readonly isDraining: () => boolean;
 }
@@ -35,10 +36,10 @@ export function fail(ctx: RequestContext, err: unknown, logger: Logger): void {
 }
 
 export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse, expectContinue: boolean) => void {
-  const { registry, stages, terminal, logger, metrics } = deps;
+  const { registry, stages, terminal, logger, accessLogger, metrics } = deps;
   return (req, res, expectContinue) => {
     const ctx = createContext(req, res, registry.current, expectContinue);
-    res.once('close', () => recordAccess(ctx, logger, metrics));
+    res.once('close', () => recordAccess(ctx, accessLogger, metrics));
     if (deps.isDraining() || !ctx.snapshot) {
       sendError(ctx, new ProxyError('SERVICE_UNAVAILABLE', ctx.snapshot ? 'draining' : 'no_credentials', 1));
       return;

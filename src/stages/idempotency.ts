@@ -49,9 +49,8 @@ export function idempotencyTerminal(
     throw err;
   };
 
-  return async (ctx: RequestContext) => {
+  const keyed = async (ctx: RequestContext): Promise<void> => {
     const method = ctx.req.method ?? '';
-    if (!methods.has(method)) return plain(ctx);
     const parsed = parseIdempotencyKey(ctx.idempotencyKeyLines);
     if (parsed.kind === 'invalid') throw new ProxyError('INVALID_IDEMPOTENCY_KEY');
     if (parsed.kind === 'absent') {
@@ -93,9 +92,11 @@ export function idempotencyTerminal(
     }, Math.max(50, Math.floor(settings.leaseMs / 3)));
     let completion: Completion | undefined;
     let failedEarly = false;
+    let finish: (() => void) | undefined;
     try {
       const outcome = await forwarder.forward(ctx, { body, captureBytes: settings.maxResponseBytes });
       if (outcome.kind === 'response') {
+        finish = outcome.finish;
         if (!RELEASING_STATUSES.has(outcome.status)) {
           completion = outcome.body
             ? { kind: 'response', response: toStoredResponse(outcome.status, outcome.headers, outcome.body) }
@@ -120,9 +121,13 @@ export function idempotencyTerminal(
           logger.error({ requestId: ctx.requestId, err: String(err) }, 'idempotency record not settled; duplicates will see the outcome as unknown after the lease');
         },
       );
+      // Only now does the client get the end of its response: a duplicate sent after it finds the record settled.
+      finish?.();
       if (failedEarly) ctx.reason = ctx.reason ?? 'released';
     }
   };
+  // Methods that are never deduplicated go straight to forwarding, without an extra async frame.
+  return (ctx) => (methods.has(ctx.req.method ?? '') ? keyed(ctx) : plain(ctx));
 }
 
 async function settleRecord(

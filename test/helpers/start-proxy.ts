@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { startApp, type App } from '../../src/app.js';
-import { createLogger } from '../../src/logger.js';
+import { createLoggers } from '../../src/logger.js';
 
 export interface TestProxy {
   readonly app: App;
@@ -53,7 +53,8 @@ export async function startProxy(options: ProxyOptions): Promise<TestProxy> {
     },
   });
   const config = loadConfig(path.join(dir, 'custody-proxy.yaml'));
-  const app = await startApp(config, { logger: createLogger(config.logging.level, sink), processMetrics: false });
+  const { logger, access } = createLoggers(config.logging.level, sink);
+  const app = await startApp(config, { logger, accessLogger: access, processMetrics: false });
   return {
     app,
     url: `http://127.0.0.1:${app.proxyAddress.port}`,
