@@ -25,10 +25,25 @@ function rawError(status: number, reason: string, message: string): string {
   );
 }
 
+interface HttpSocket extends Socket {
+  /** Node's response in progress on this connection (undocumented, stable since Node 0.x) */
+  _httpMessage?: http.ServerResponse | null;
+}
+
 // Requests Node's parser refuses never reach the handler; they still get a §10 body (431 for
-// oversized headers, 400 otherwise) unless the socket is already unusable.
-function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable) {
+// oversized headers, 400 otherwise) unless the socket is already unusable. Bytes that fail to parse
+// behind a request still being answered must not pre-empt its response: the client would take the
+// error for the answer to a request the upstream did execute. That response finishes first.
+function onClientError(err: NodeJS.ErrnoException, socket: HttpSocket): void {
+  const pending = socket._httpMessage;
+  if (pending && !pending.writableFinished) {
+    pending.once('finish', () => socket.destroy());
+    pending.once('close', () => socket.destroy());
+    return;
+  }
+  // As Node's default handler: answer only on a connection that has not answered anything yet; after
+  // a response (perhaps one that said Connection: close) a raw error could be read as a second one.
+  if (!socket.writable || socket.bytesWritten > 0) {
     socket.destroy();
     return;
   }
@@ -46,7 +61,8 @@ export function createProxyServer(handler: Handler, limits: ServerLimits): http.
       headersTimeout: limits.headersTimeout,
       requestTimeout: limits.requestTimeout,
       keepAliveTimeout: limits.keepAliveTimeout,
-      requireHostHeader: true,
+      // Checked by the handler instead, so a missing Host gets the §10 body like every other 400.
+      requireHostHeader: false,
     },
     (req, res) => handler(req, res, false),
   );

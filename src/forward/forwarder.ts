@@ -72,8 +72,11 @@ export class Forwarder {
   private readonly agent: http.Agent;
   private readonly proxy: ProxyServer;
   private readonly pending = new WeakMap<http.IncomingMessage, Pending>();
+  /** the upstream URL's path, without a trailing slash, prefixed to every target */
+  private readonly basePath: string;
 
   constructor(private readonly config: ForwarderConfig) {
+    this.basePath = config.url.pathname.replace(/\/+$/, '');
     const Agent = config.url.protocol === 'https:' ? https.Agent : http.Agent;
     this.agent = new Agent({ keepAlive: true, scheduling: 'lifo', maxFreeSockets: 256 });
     this.proxy = createProxyServer({
@@ -120,6 +123,9 @@ export class Forwarder {
       return;
     }
     p.proxyReq = proxyReq;
+    // The target exactly as checked: http-proxy-3's urlJoin drops an empty query (`/a?` → `/a`).
+    // 'socket' is emitted before the first body write, so the request line is not stored yet.
+    if (!proxyReq.headersSent) proxyReq.path = this.basePath + p.ctx.target;
     const socket = proxyReq.socket;
     if (socket && socket.connecting) {
       const t = setTimeout(() => this.abort(p, CONNECT_TIMEOUT), this.config.connectTimeoutMs);

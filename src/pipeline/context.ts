@@ -18,6 +18,8 @@ export interface RequestContext {
   /** the client sent `Expect: 100-continue`; 100 is sent only when the body is first needed */
   expectContinue: boolean;
   readonly authorizationLines: number;
+  /** Host lines (Node keeps only the first; HTTP/1.1 needs exactly one) */
+  readonly hostLines: number;
   /** every `Idempotency-Key` line, in order */
   readonly idempotencyKeyLines: readonly string[];
   credential: Credential | undefined;
@@ -52,11 +54,13 @@ export function createContext(
   expectContinue: boolean,
 ): RequestContext {
   let authorizationLines = 0;
+  let hostLines = 0;
   let idempotencyKeyLines = NO_KEYS as string[];
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     if (name.length === 13 && name.toLowerCase() === 'authorization') authorizationLines++;
+    else if (name.length === 4 && name.toLowerCase() === 'host') hostLines++;
     else if (name.length === 15 && name.toLowerCase() === 'idempotency-key') {
       if (idempotencyKeyLines === NO_KEYS) idempotencyKeyLines = [];
       idempotencyKeyLines.push(raw[i + 1] as string);
@@ -71,6 +75,7 @@ export function createContext(
     snapshot,
     expectContinue,
     authorizationLines,
+    hostLines,
     idempotencyKeyLines,
     credential: undefined,
     knownKeyId: undefined,

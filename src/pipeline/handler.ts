@@ -40,6 +40,13 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
   return (req, res, expectContinue) => {
     const ctx = createContext(req, res, registry.current, expectContinue);
     res.once('close', () => recordAccess(ctx, accessLogger, metrics));
+    // Framing before everything: HTTP/1.1 needs exactly one Host (RFC 9112 §3.2), and a request
+    // whose authority is ambiguous is not checked or forwarded at all.
+    // HTTP/0.9-style request lines (no version) are parsed by Node yet never legitimate here.
+    if (req.httpVersionMajor !== 1 || ctx.hostLines > 1 || (ctx.hostLines === 0 && req.httpVersionMinor !== 0)) {
+      sendError(ctx, new ProxyError('BAD_REQUEST', 'host_header'));
+      return;
+    }
     if (deps.isDraining() || !ctx.snapshot) {
       sendError(ctx, new ProxyError('SERVICE_UNAVAILABLE', ctx.snapshot ? 'draining' : 'no_credentials', 1));
       return;

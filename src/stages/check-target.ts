@@ -13,4 +13,6 @@ export function checkTarget(ctx: RequestContext): void {
   if (te !== undefined && te.toLowerCase() !== 'chunked') throw new ProxyError('BAD_REQUEST', 'transfer_encoding');
   ctx.path = t.path;
   ctx.target = t.target;
+  // Absolute-form naming this Host is forwarded in origin-form (the forwarder sends ctx.target).
+  req.url = t.target;
 }

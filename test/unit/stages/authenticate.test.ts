@@ -1,0 +1,177 @@
+// Unit tests of the authenticate stage (SPEC §5): the log/metrics reason of each rejection, the
+// lifecycle boundaries (graceUntil, expiresAt are exclusive), the credential left on the context,
+// and that an unknown key id still runs the constant-time compare (against a dummy digest).
+// Contexts are built by createContext from real IncomingMessages received on a 127.0.0.1 socket.
+import t, { type Test } from 'tap';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { createContext, type RequestContext } from '../../../src/pipeline/context.js';
+import { authenticate, lifecycleFailure, type AuthFailure } from '../../../src/stages/authenticate.js';
+import { ProxyError } from '../../../src/errors.js';
+import { parseCredentials } from '../../../src/credentials/document-load.js';
+import type { Credential, CredentialsSnapshot } from '../../../src/credentials/snapshot.js';
+import * as secretHash from '../../../src/credentials/secret-hash.js';
+import { credentialsYaml, type KeySpec } from '../../helpers/credentials.js';
+
+const HOUR = 3_600_000;
+const iso = (offsetMs: number): string => new Date(Date.now() + offsetMs).toISOString();
+
+const keys: KeySpec[] = [
+  { keyId: 'ck_active', tenant: 'tnt_a', secret: 's_active' },
+  { keyId: 'ck_colon', tenant: 'tnt_a', secret: 'a:b:c' },
+  { keyId: 'ck_prov', tenant: 'tnt_a', secret: 's_prov', status: 'provisioned' },
+  { keyId: 'ck_revoked', tenant: 'tnt_a', secret: 's_revoked', status: 'revoked' },
+  { keyId: 'ck_rot_ok', tenant: 'tnt_a', secret: 's_rot_ok', status: 'rotated', graceUntil: iso(HOUR) },
+  { keyId: 'ck_rot_over', tenant: 'tnt_a', secret: 's_rot_over', status: 'rotated', graceUntil: iso(-HOUR) },
+  { keyId: 'ck_expired', tenant: 'tnt_a', secret: 's_expired', expiresAt: iso(-HOUR) },
+  { keyId: 'ck_expires_later', tenant: 'tnt_a', secret: 's_later', expiresAt: iso(HOUR) },
+];
+
+function snapshotOf(k: KeySpec[]): CredentialsSnapshot {
+  const r = parseCredentials(credentialsYaml([{ id: 'tnt_a' }], k));
+  if (!r.ok) throw new Error(r.problems.join('\n'));
+  return r.snapshot;
+}
+
+const snapshot = snapshotOf(keys);
+
+type Outcome = { ok: true; ctx: RequestContext } | { ok: false; error: unknown; ctx: RequestContext };
+type Authenticate = (ctx: RequestContext) => void;
+
+/**
+ * Sends one request with exactly these header lines to a real server whose handler builds the
+ * context with createContext and runs `auth` on it.
+ */
+async function run(
+  t: Test,
+  headerLines: ReadonlyArray<readonly [string, string]>,
+  /** null: no document loaded */
+  snap: CredentialsSnapshot | null = snapshot,
+  auth: Authenticate = authenticate,
+): Promise<Outcome> {
+  let outcome: Outcome | undefined;
+  const server = http.createServer((req, res) => {
+    const ctx = createContext(req, res, snap ?? undefined, false);
+    try {
+      auth(ctx);
+      outcome = { ok: true, ctx };
+    } catch (error) {
+      outcome = { ok: false, error, ctx };
+    }
+    res.end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const { port } = server.address() as AddressInfo;
+  const flat: string[] = ['Host', `127.0.0.1:${port}`];
+  for (const [k, v] of headerLines) flat.push(k, v);
+  await new Promise<void>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/v1/vaults', headers: flat, agent: false }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+  if (!outcome) throw new Error('handler did not run');
+  return outcome;
+}
+
+function expectRejected(t: Test, o: Outcome, reason: AuthFailure, what: string): void {
+  t.equal(o.ok, false, `${what}: rejected`);
+  if (o.ok) return;
+  t.ok(o.error instanceof ProxyError, `${what}: a ProxyError`);
+  if (!(o.error instanceof ProxyError)) return;
+  t.equal(o.error.code, 'UNAUTHORIZED', `${what}: UNAUTHORIZED`);
+  t.equal(o.error.status, 401, `${what}: 401`);
+  t.equal(o.error.reason, reason, `${what}: reason ${reason}`);
+  t.equal(o.ctx.credential, undefined, `${what}: no credential on the context`);
+}
+
+const auth = (keyId: string, secret: string): Array<[string, string]> => [['Authorization', `Bearer ${keyId}:${secret}`]];
+
+t.test('header count and syntax', async (t) => {
+  expectRejected(t, await run(t, []), 'missing', 'no header');
+  expectRejected(t, await run(t, [...auth('ck_active', 's_active'), ...auth('ck_active', 's_active')]), 'duplicate', 'two valid lines');
+  expectRejected(t, await run(t, [['Authorization', 'Bearer x:y'], ['AUTHORIZATION', 'Bearer x:y']]), 'duplicate', 'two lines, other case');
+  for (const value of ['Basic ck_active:s_active', 'ck_active:s_active', 'Bearer', 'Bearerck_active:s_active', 'Bearer ck_actives_active', 'Bearer :s_active', 'Bearer ck_active:', '']) {
+    expectRejected(t, await run(t, [['Authorization', value]]), 'malformed', JSON.stringify(value));
+  }
+});
+
+t.test('scheme case and the first-colon split', async (t) => {
+  for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+    const o = await run(t, [['Authorization', `${scheme} ck_active:s_active`]]);
+    t.equal(o.ok, true, `${scheme} accepted`);
+    t.equal(o.ctx.credential?.keyId, 'ck_active', `${scheme}: credential set`);
+    t.equal(o.ctx.credential?.tenant.id, 'tnt_a', `${scheme}: tenant resolved`);
+  }
+  const colon = await run(t, auth('ck_colon', 'a:b:c'));
+  t.equal(colon.ok, true, 'secret containing colons');
+  t.equal(colon.ctx.credential?.keyId, 'ck_colon');
+  expectRejected(t, await run(t, auth('ck_colon', 'a:b')), 'bad_secret', 'secret cut short');
+});
+
+t.test('unknown key, wrong secret, lifecycle', async (t) => {
+  expectRejected(t, await run(t, auth('ck_nosuch', 's_active')), 'unknown_key', 'unknown key');
+  expectRejected(t, await run(t, auth('ck_active', 's_wrong')), 'bad_secret', 'wrong secret');
+  expectRejected(t, await run(t, auth('ck_prov', 's_prov')), 'provisioned', 'provisioned');
+  expectRejected(t, await run(t, auth('ck_revoked', 's_revoked')), 'revoked', 'revoked');
+  expectRejected(t, await run(t, auth('ck_rot_over', 's_rot_over')), 'grace_expired', 'rotated after grace');
+  expectRejected(t, await run(t, auth('ck_expired', 's_expired')), 'expired', 'expired');
+  // a wrong secret never reveals the lifecycle state
+  expectRejected(t, await run(t, auth('ck_revoked', 'nope')), 'bad_secret', 'revoked key, wrong secret');
+  for (const [keyId, secret] of [['ck_active', 's_active'], ['ck_rot_ok', 's_rot_ok'], ['ck_expires_later', 's_later']] as const) {
+    const o = await run(t, auth(keyId, secret));
+    t.equal(o.ok, true, `${keyId} accepted`);
+    t.equal(o.ctx.credential?.keyId, keyId, `${keyId} on the context`);
+  }
+  expectRejected(t, await run(t, auth('ck_active', 's_active'), null), 'no_credentials', 'no snapshot loaded');
+});
+
+t.test('lifecycleFailure boundaries: graceUntil and expiresAt are exclusive', async (t) => {
+  const base = snapshot.byKeyId.get('ck_active');
+  t.ok(base);
+  if (!base) return;
+  const at = 1_800_000_000_000;
+  const c = (over: Partial<Credential>): Credential => ({ ...base, ...over });
+  t.equal(lifecycleFailure(c({ status: 'active' }), at), undefined, 'active');
+  t.equal(lifecycleFailure(c({ status: 'provisioned' }), at), 'provisioned');
+  t.equal(lifecycleFailure(c({ status: 'revoked' }), at), 'revoked');
+  t.equal(lifecycleFailure(c({ status: 'rotated', graceUntil: at + 1 }), at), undefined, 'rotated, 1 ms of grace left');
+  t.equal(lifecycleFailure(c({ status: 'rotated', graceUntil: at }), at), 'grace_expired', 'rotated, now == graceUntil');
+  t.equal(lifecycleFailure(c({ status: 'rotated', graceUntil: undefined }), at), 'grace_expired', 'rotated without graceUntil');
+  t.equal(lifecycleFailure(c({ status: 'active', expiresAt: at + 1 }), at), undefined, 'expires in 1 ms');
+  t.equal(lifecycleFailure(c({ status: 'active', expiresAt: at }), at), 'expired', 'now == expiresAt');
+  t.equal(lifecycleFailure(c({ status: 'rotated', graceUntil: at + HOUR, expiresAt: at - 1 }), at), 'expired', 'in grace but expired');
+});
+
+t.test('an unknown key id is still compared in constant time against a dummy digest', async (t) => {
+  const calls: Array<{ presented: string; stored: Buffer | undefined }> = [];
+  const mod = await t.mockImport<typeof import('../../../src/stages/authenticate.js')>('../../../src/stages/authenticate.js', {
+    '../../../src/credentials/secret-hash.js': {
+      ...secretHash,
+      secretMatches: (presented: string, stored: Buffer | undefined): boolean => {
+        calls.push({ presented, stored });
+        return secretHash.secretMatches(presented, stored);
+      },
+    },
+  });
+  expectRejected(t, await run(t, auth('ck_nosuch', 'presented_secret'), snapshot, mod.authenticate), 'unknown_key', 'unknown key (mocked)');
+  t.equal(calls.length, 1, 'secretMatches ran once for the unknown key');
+  t.equal(calls[0]?.presented, 'presented_secret');
+  t.equal(calls[0]?.stored, undefined, 'with no stored digest (the dummy stands in)');
+  calls.length = 0;
+  expectRejected(t, await run(t, auth('ck_active', 'wrong'), snapshot, mod.authenticate), 'bad_secret', 'wrong secret (mocked)');
+  t.equal(calls.length, 1, 'secretMatches ran once for the known key');
+  t.ok(calls[0]?.stored?.equals(snapshot.byKeyId.get('ck_active')?.digest ?? Buffer.alloc(0)), 'against the stored digest');
+  // and the real compare never matches without a stored digest
+  t.equal(secretHash.secretMatches('', undefined), false);
+  t.equal(secretHash.secretMatches('anything', undefined), false);
+});
