@@ -62,10 +62,14 @@ export class RedisStore implements IdempotencyStore {
     const token = randomUUID();
     const args = [fingerprint.method, fingerprint.target, fingerprint.bodySha256, token, ms(options.ttlMs), ms(options.leaseMs)];
     const keys = this.#keys(tenant, key);
-    const reply = await this.#run(() => this.#eval(SCRIPTS.claim, keys, args), () => {
+    let abandoned = false;
+    const reply = await this.#run(() => this.#eval(SCRIPTS.claim, keys, args, () => !abandoned), () => {
       // The claim may still run (or have run) on the server: undo it so the key is not left in flight
-      // with an owner that already answered 503. Best effort; the lease bounds the damage otherwise.
-      this.#eval(SCRIPTS.release, keys, [token]).catch(() => {});
+      // with an owner that already answered 503. Sent as EVAL, never EVALSHA: a Redis that just restarted
+      // may not hold the script, and its NOSCRIPT reply may never be read once the connection is dropped
+      // (a stalled Redis), which would leave the record in flight with nobody to undo it.
+      abandoned = true;
+      this.#client.callBuffer('eval', [SCRIPTS.release.lua, 2, ...keys, token]).catch(() => {});
     });
     return parseClaimReply(reply, token);
   }
@@ -108,12 +112,13 @@ export class RedisStore implements IdempotencyStore {
     return [record, `${record}:lease`];
   }
 
-  async #eval(s: Script, keys: [string, string], args: Arg[]): Promise<unknown> {
+  /** mayRetry: false once the caller gave up, so a late NOSCRIPT never re-sends (e.g. a claim after its undo). */
+  async #eval(s: Script, keys: [string, string], args: Arg[], mayRetry: () => boolean = () => true): Promise<unknown> {
     try {
       return await this.#client.callBuffer('evalsha', [s.sha, 2, ...keys, ...args]);
     } catch (err) {
       // Scripts are cached per server; after a restart or failover the first call loads it again.
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT') || !mayRetry()) throw err;
       return await this.#client.callBuffer('eval', [s.lua, 2, ...keys, ...args]);
     }
   }

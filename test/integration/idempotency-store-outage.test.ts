@@ -1,0 +1,188 @@
+// Issue 5 (e) and the §9 "store unreachable" row with a real `custody-proxy serve` process and a private
+// redis-server (started on a free port, stopped/paused/restarted by its PID; the machine's Redis is never
+// touched): keyed → 503 IDEMPOTENCY_STORE_UNAVAILABLE + Retry-After and no upstream call, unkeyed still
+// served, /readyz 503 while down, recovery when Redis returns; a Redis that stops answering (SIGSTOP) too.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import t, { type Test } from 'tap';
+import { bearer, credentialsYaml, type KeySpec } from '../helpers/credentials.js';
+import { startUpstream, type UpstreamHandler } from '../helpers/recording-upstream.js';
+import {
+  assertProxyError,
+  call,
+  executions,
+  gate,
+  missing,
+  redisServerInstalled,
+  spawnProxy,
+  startPrivateRedis,
+  waitFor,
+  type CallReply,
+  type CallSpec,
+  type Gate,
+  type SpawnedProxy,
+} from '../helpers/spawn-proxy.js';
+
+const A: KeySpec = { keyId: 'ck_test_outage_a', tenant: 'tnt_a', secret: 'sk_test_outage_a_secret' };
+const CREDENTIALS = credentialsYaml([{ id: 'tnt_a' }], [A]);
+const newKey = (label: string): string => `${label}-${randomUUID()}`;
+const answerOk: UpstreamHandler = (_req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end('{"ok":true}');
+};
+
+function keyed(key: string | undefined, method = 'POST'): CallSpec {
+  const headers: Array<readonly [string, string]> = [['Authorization', bearer(A)], ['Content-Type', 'application/json']];
+  if (key !== undefined) headers.push(['Idempotency-Key', key]);
+  return { method, path: '/v1/transfers', body: '{"amount":3}', headers, timeoutMs: 20_000 };
+}
+
+async function readiness(proxy: SpawnedProxy): Promise<CallReply> {
+  return call(proxy.adminUrl, { path: '/readyz', timeoutMs: 10_000 });
+}
+
+/** Polls with the same key until the store answers again (anything but its 503); bounded, and says what it saw. */
+async function recovered(t: Test, proxy: SpawnedProxy, key: string, what: string): Promise<CallReply> {
+  const seen: string[] = [];
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const r = await call(proxy.url, keyed(key));
+    const code = r.status >= 400 ? String(r.json()['code']) : '';
+    if (r.status !== 503 || code !== 'IDEMPOTENCY_STORE_UNAVAILABLE') {
+      t.ok(r.status >= 200 && r.status < 300, `${what}: executes once the store answers (got ${r.status} ${code}; before: ${seen.length} × 503)`);
+      return r;
+    }
+    seen.push(code);
+    if (Date.now() > deadline) throw new Error(`${what}: still 503 after 20 s (${seen.length} tries)`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+t.setTimeout(180_000);
+
+if (!redisServerInstalled()) {
+  missing(t, 'redis-server is not installed (the outage tests start their own)');
+} else {
+  const redis = await startPrivateRedis(t);
+  const upstream = await startUpstream();
+  const gates: Gate[] = [];
+  t.teardown(async () => {
+    for (const g of gates) g.open();
+    await upstream.close();
+  });
+  upstream.handler = answerOk;
+  const proxy = await spawnProxy(t, {
+    upstreamUrl: upstream.url,
+    credentialsYaml: CREDENTIALS,
+    config: { idempotency: { store: 'redis', redis: { url: redis.url, keyPrefix: 'outage-test:' } } },
+    startTimeoutMs: 60_000,
+  });
+
+  const before = newKey('before');
+
+  t.test('healthy: keyed requests execute once and replay; /readyz 200', async (t) => {
+    const first = await call(proxy.url, keyed(before));
+    t.equal(first.status, 200);
+    const again = await call(proxy.url, keyed(before));
+    t.equal(again.headers['idempotent-replayed'], 'true', 'replayed');
+    t.equal(executions(upstream.requests, before), 1, 'one execution');
+    const ready = await waitFor(async () => (await readiness(proxy)).status === 200, 10_000, '/readyz 200').then(() => true);
+    t.ok(ready, '/readyz 200');
+  });
+
+  t.test('(e) Redis stopped → keyed 503 with Retry-After and no upstream call; unkeyed served; /readyz 503; recovery', async (t) => {
+    const pid = redis.pid();
+    await redis.stop();
+    t.equal(redis.pid(), undefined, `redis-server pid ${pid ?? '?'} stopped`);
+    const callsBefore = upstream.requests.length;
+
+    const down = newKey('down');
+    for (const method of ['POST', 'PUT', 'PATCH']) {
+      const r = await call(proxy.url, keyed(down, method));
+      assertProxyError(t, r, 503, 'IDEMPOTENCY_STORE_UNAVAILABLE', `${method} with a new key`);
+      t.match(r.headers['retry-after'] ?? '', /^[1-9]\d*$/, `${method}: Retry-After`);
+      t.ok(r.ms < 3000, `${method}: fails fast (${r.ms} ms)`);
+    }
+    assertProxyError(t, await call(proxy.url, keyed(before)), 503, 'IDEMPOTENCY_STORE_UNAVAILABLE', 'a key completed before the outage');
+    t.equal(upstream.requests.length, callsBefore, 'no keyed request reached the upstream');
+
+    const unkeyed = await call(proxy.url, keyed(undefined));
+    t.equal(unkeyed.status, 200, 'an unkeyed POST is still served');
+    const get = await call(proxy.url, { ...keyed(newKey('get'), 'GET'), body: undefined });
+    t.equal(get.status, 200, 'a GET (header ignored) is still served');
+    t.equal(upstream.requests.length, callsBefore + 2, 'exactly those two reached the upstream');
+    t.equal(executions(upstream.requests, down, before), 1, 'no keyed execution during the outage (the one is from before it)');
+
+    const notReady = await readiness(proxy);
+    t.equal(notReady.status, 503, '/readyz 503 while Redis is down');
+    t.match(notReady.text, /idempotency store/, 'naming the store');
+    t.equal((await call(proxy.adminUrl, { path: '/healthz' })).status, 200, '/healthz stays 200');
+
+    await redis.start();
+    const back = await recovered(t, proxy, down, 'keyed requests recover');
+    t.notOk(back.headers['idempotent-replayed'], 'the first success is an execution');
+    t.equal(executions(upstream.requests, down), 1, 'the key executed once: none of the 503s reached the upstream');
+    t.equal((await call(proxy.url, keyed(down))).headers['idempotent-replayed'], 'true', 'and replays afterwards');
+    await waitFor(async () => (await readiness(proxy)).status === 200, 10_000, '/readyz back to 200');
+    t.pass('/readyz 200 again');
+  });
+
+  t.test('a request in flight when Redis stops still gets its response; the unsettled record is logged', async (t) => {
+    const g = gate();
+    gates.push(g);
+    upstream.handler = (_req, res) => {
+      void g.wait.then(() => {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end('{"created":"during-outage"}');
+      });
+    };
+    t.teardown(() => {
+      upstream.handler = answerOk;
+    });
+    const key = newKey('in-flight');
+    const pending = call(proxy.url, keyed(key));
+    await waitFor(() => executions(upstream.requests, key) === 1, 20_000, 'the request to reach the upstream');
+    await redis.stop();
+    g.open();
+    const r = await pending;
+    t.equal(r.status, 201, 'the client gets the upstream answer');
+    t.equal(r.text, '{"created":"during-outage"}');
+    await waitFor(() => proxy.stdout().includes('idempotency record not settled'), 10_000, 'the error log line');
+    t.pass('the unsettled record is logged');
+    t.equal(executions(upstream.requests, key), 1, 'one execution');
+    assertProxyError(t, await call(proxy.url, keyed(key)), 503, 'IDEMPOTENCY_STORE_UNAVAILABLE', 'a duplicate while Redis is down');
+    t.equal(executions(upstream.requests, key), 1, 'still one');
+    upstream.handler = answerOk;
+    await redis.start();
+    await recovered(t, proxy, newKey('after-in-flight'), 'recovery');
+  });
+
+  t.test('a Redis that stops answering (SIGSTOP) → 503 after about 1 s, no upstream call; the late claim is undone', async (t) => {
+    const key = newKey('paused');
+    const pausedAt = Date.now();
+    redis.pause();
+    let resumed = false;
+    t.teardown(() => {
+      if (!resumed) redis.resume();
+    });
+    const r = await call(proxy.url, keyed(key));
+    assertProxyError(t, r, 503, 'IDEMPOTENCY_STORE_UNAVAILABLE', 'keyed request to a silent Redis');
+    t.ok(r.ms >= 800 && r.ms < 5000, `answered after the ~1 s deadline (${r.ms} ms)`);
+    t.equal(executions(upstream.requests, key), 0, 'not forwarded');
+    const unkeyed = await call(proxy.url, keyed(undefined));
+    t.equal(unkeyed.status, 200, 'unkeyed still served');
+    t.equal((await readiness(proxy)).status, 503, '/readyz 503 while Redis does not answer');
+    // Long enough for the client to drop the stalled connection (socket timeout 2 s after the last write),
+    // so any reply to the claim or its undo is never read: the undo must not depend on one.
+    await sleep(Math.max(0, pausedAt + 4500 - Date.now()));
+    redis.resume();
+    resumed = true;
+    // If the claim that reached Redis late had not been undone, this key would be stuck in flight
+    // (409, then 502 after the lease) instead of executing.
+    const back = await recovered(t, proxy, key, 'the same key after Redis answers again');
+    t.notOk(back.headers['idempotent-replayed'], 'executed, not replayed');
+    t.equal(executions(upstream.requests, key), 1, 'exactly one execution');
+    await waitFor(async () => (await readiness(proxy)).status === 200, 10_000, '/readyz back to 200');
+    t.pass('/readyz 200 again');
+  });
+}
