@@ -7,59 +7,9 @@ import { startUpstream, type RecordingUpstream } from '../helpers/recording-upst
 import { startProxy, type TestProxy } from '../helpers/start-proxy.js';
 import { credentialsYaml, bearer } from '../helpers/credentials.js';
 import { rawRequest } from '../helpers/http-client.js';
+import { headerOf, jsonOf, parseResponses, type RawResponse } from '../helpers/raw-response.js';
 
 const key = { keyId: 'ck_test_target', tenant: 'tnt_target', secret: 'sk_test_target_secret' };
-
-interface RawResponse {
-  readonly status: number;
-  readonly lines: ReadonlyArray<readonly [string, string]>;
-  readonly body: Buffer;
-}
-
-/** the body as a JSON object, or {} when it is not one (the assertions on it then fail, not throw) */
-function jsonOf(r: RawResponse): Record<string, unknown> {
-  try {
-    const v: unknown = JSON.parse(r.body.toString('utf8'));
-    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
-const headerOf = (r: RawResponse, name: string): string[] =>
-  r.lines.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
-
-/** Every HTTP/1.x response in what the server sent (Content-Length, chunked or until close). */
-function parseResponses(text: string): RawResponse[] {
-  const buf = Buffer.from(text, 'latin1');
-  const out: RawResponse[] = [];
-  let pos = 0;
-  while (pos < buf.length) {
-    const end = buf.indexOf('\r\n\r\n', pos, 'latin1');
-    if (end === -1) break;
-    const head = buf.subarray(pos, end).toString('latin1').split('\r\n');
-    const m = /^HTTP\/1\.[01] (\d{3})/.exec(head[0] ?? '');
-    if (!m) break;
-    const status = Number(m[1]);
-    const lines = head.slice(1).map((l) => {
-      const i = l.indexOf(':');
-      return [l.slice(0, i).trim(), l.slice(i + 1).trim()] as const;
-    });
-    pos = end + 4;
-    const length = lines.find(([k]) => k.toLowerCase() === 'content-length');
-    let body: Buffer;
-    if (status < 200) body = Buffer.alloc(0);
-    else if (length) {
-      body = buf.subarray(pos, pos + Number(length[1]));
-      pos += body.length;
-    } else {
-      body = buf.subarray(pos);
-      pos = buf.length;
-    }
-    out.push({ status, lines, body });
-  }
-  return out;
-}
 
 let upstream: RecordingUpstream;
 let proxy: TestProxy;

@@ -7,44 +7,9 @@ import { startUpstream, type RecordingUpstream } from '../helpers/recording-upst
 import { startProxy, type TestProxy } from '../helpers/start-proxy.js';
 import { credentialsYaml, bearer } from '../helpers/credentials.js';
 import { rawRequest } from '../helpers/http-client.js';
+import { headerOf, jsonOf, parseResponse, type RawResponse } from '../helpers/raw-response.js';
 
 const key = { keyId: 'ck_test_limits', tenant: 'tnt_limits', secret: 'sk_test_limits_secret' };
-
-interface RawResponse {
-  readonly status: number;
-  readonly lines: ReadonlyArray<readonly [string, string]>;
-  readonly body: Buffer;
-}
-
-/** the body as a JSON object, or {} when it is not one (the assertions on it then fail, not throw) */
-function jsonOf(r: RawResponse): Record<string, unknown> {
-  try {
-    const v: unknown = JSON.parse(r.body.toString('utf8'));
-    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
-const headerOf = (r: RawResponse, name: string): string[] =>
-  r.lines.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
-
-/** The first HTTP/1.x response in what the server sent (Content-Length body, or until close). */
-function parseResponse(text: string): RawResponse | undefined {
-  const buf = Buffer.from(text, 'latin1');
-  const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
-  if (end === -1) return undefined;
-  const head = buf.subarray(0, end).toString('latin1').split('\r\n');
-  const m = /^HTTP\/1\.[01] (\d{3})/.exec(head[0] ?? '');
-  if (!m) return undefined;
-  const lines = head.slice(1).map((l) => {
-    const i = l.indexOf(':');
-    return [l.slice(0, i).trim(), l.slice(i + 1).trim()] as const;
-  });
-  const length = lines.find(([k]) => k.toLowerCase() === 'content-length');
-  const rest = buf.subarray(end + 4);
-  return { status: Number(m[1]), lines, body: length ? rest.subarray(0, Number(length[1])) : rest };
-}
 
 let upstream: RecordingUpstream;
 let proxy: TestProxy;
