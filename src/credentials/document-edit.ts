@@ -64,7 +64,9 @@ export function editCredentialsFile<T>(file: string, edit: (doc: Document) => T)
     if (!before.ok) throw new EditError(`${file} is not a valid credentials document: ${before.problems[0] ?? ''}`);
     const doc = parseDocument(text);
     const result = edit(doc);
-    const out = doc.toString();
+    // Keep the operator's layout: flow sequences as `[a, b]` (SPEC §4's style, not `[ a, b ]`) and
+    // long lines as written (the default 80-column width re-folds every long label in the file).
+    const out = doc.toString({ flowCollectionPadding: false, lineWidth: 0 });
     const after = parseCredentials(out);
     if (!after.ok) throw new EditError(`the edit would make the document invalid: ${after.problems[0] ?? ''}`);
     const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);

@@ -20,6 +20,7 @@ export class UrlSource {
   private etag: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<ReloadResult | 'error'> | undefined;
+  private closed = false;
 
   constructor(
     private readonly options: UrlSourceOptions,
@@ -39,6 +40,8 @@ export class UrlSource {
   start(): void {
     const tick = (): void => {
       void this.load().finally(() => {
+        // A fetch still in flight at close() must not re-arm the poll.
+        if (this.closed) return;
         this.timer = setTimeout(tick, this.options.pollIntervalMs);
         this.timer.unref();
       });
@@ -82,6 +85,7 @@ export class UrlSource {
   }
 
   close(): void {
+    this.closed = true;
     clearTimeout(this.timer);
   }
 }

@@ -1,0 +1,140 @@
+// `npm run bench`: custody-proxy against a bare http-proxy-3 pass-through, in one run, on the same
+// upstream and the same keep-alive load, alternating rounds; prints each round, the medians and the
+// ratios, and writes bench/results/latest.json. See bench/README.md for how to read the figures.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compileChildren, ensureDist } from './build.js';
+import { runLoad } from './load.js';
+import { cpuSeconds, installCleanup, stopAll, type Child } from './processes.js';
+import { formatSummary, roundHeader, roundLine, summarize, TARGETS, type Round, type Summary, type Target } from './report.js';
+import { readSettings, type Settings } from './settings.js';
+import { preflight, startTargets, type Started } from './targets.js';
+
+const PATH = '/v1/vaults';
+const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const log = (text: string): void => void process.stdout.write(`${text}\n`);
+
+function targetOf(s: Started, t: Target): { child: Child; url: string } {
+  return t === 'custody-proxy' ? { child: s.custody, url: s.custodyUrl + PATH } : { child: s.passthrough, url: s.passthroughUrl + PATH };
+}
+
+async function measure(s: Started, settings: Settings, target: Target, round: number): Promise<Round> {
+  const { child, url } = targetOf(s, target);
+  const proxy0 = cpuSeconds(child.pid);
+  const upstream0 = cpuSeconds(s.upstream.pid);
+  const loadgen0 = process.cpuUsage();
+  const t0 = performance.now();
+  const load = await runLoad({ url, connections: settings.connections, durationS: settings.durationS, headers: { authorization: s.setup.authorization } });
+  const wallS = (performance.now() - t0) / 1000;
+  const proxyS = cpuSeconds(child.pid) - proxy0;
+  const upstreamS = cpuSeconds(s.upstream.pid) - upstream0;
+  const lg = process.cpuUsage(loadgen0);
+  const pct = (cpuS: number): number => (100 * cpuS) / wallS;
+  return {
+    ...load,
+    target,
+    round,
+    cpuUsPerReq: load.requests > 0 ? (proxyS * 1e6) / load.requests : Number.NaN,
+    proxyCpuPct: pct(proxyS),
+    upstreamCpuPct: pct(upstreamS),
+    loadgenCpuPct: pct((lg.user + lg.system) / 1e6),
+  };
+}
+
+async function warmUp(s: Started, settings: Settings): Promise<void> {
+  if (settings.warmupS === 0) return;
+  for (const t of TARGETS) {
+    const w = await runLoad({ url: targetOf(s, t).url, connections: settings.connections, durationS: settings.warmupS, headers: { authorization: s.setup.authorization } });
+    log(`warm-up ${t}: ${w.reqPerSec.toFixed(0)} req/s`);
+  }
+}
+
+interface RunRecord {
+  readonly settings: Settings;
+  readonly loadAverageAtStart: readonly number[];
+  readonly rounds: readonly Round[];
+  readonly summary: Summary;
+  readonly valid: boolean;
+  readonly startedAt: number;
+}
+
+/** bench/results/latest.json (git-ignored); returns the run's elapsed seconds. */
+function writeResults(r: RunRecord): number {
+  const resultsDir = path.join(root, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const elapsedS = (Date.now() - r.startedAt) / 1000;
+  const out = {
+    generatedAt: new Date().toISOString(),
+    machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, loadAverageAtStart: r.loadAverageAtStart, loadAverageAtEnd: os.loadavg() },
+    settings: { ...r.settings, path: PATH, pipelining: 1 },
+    valid: r.valid,
+    rounds: r.rounds,
+    summary: r.summary,
+    elapsedS,
+  };
+  writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
+  return elapsedS;
+}
+
+async function bench(settings: Settings, logDir: string): Promise<void> {
+  const t0 = Date.now();
+  const loadAverageAtStart = os.loadavg();
+  log(`custody-proxy bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}, load average ${loadAverageAtStart.map((n) => n.toFixed(2)).join(' ')}`);
+  log(`${settings.rounds} rounds x ${settings.durationS} s per target, ${settings.connections} keep-alive connections, GET ${PATH}; loadgen, proxies and upstream share the machine`);
+  const [dist, childDir] = await Promise.all([ensureDist(root, logDir, settings.forceBuild), compileChildren(root, logDir, settings.forceBuild)]);
+  log(`build: ${dist}`);
+  const started = await startTargets({ root, logDir, childDir, credentials: settings.credentials, cpuProfDir: settings.cpuProfDir });
+  log(`upstream ${started.upstreamUrl} (pid ${started.upstream.pid}), custody-proxy ${started.custodyUrl} (pid ${started.custody.pid}, ${started.setup.credentialCount} credentials), passthrough ${started.passthroughUrl} (pid ${started.passthrough.pid})`);
+  await preflight(started, PATH);
+  await warmUp(started, settings);
+  log('');
+  log(roundHeader());
+  const rounds: Round[] = [];
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const t of TARGETS) {
+      await sleep(300);
+      const r = await measure(started, settings, t, round);
+      rounds.push(r);
+      log(roundLine(r));
+    }
+  }
+  const summary = summarize(rounds);
+  const invalid = rounds.filter((r) => r.non2xx > 0 || r.errors > 0);
+  log('');
+  log(formatSummary(summary));
+  if (invalid.length > 0) log(`\nWARNING: ${invalid.length} round(s) had non-2xx answers or errors; the figures are not comparable.`);
+  const elapsedS = writeResults({ settings, loadAverageAtStart, rounds, summary, valid: invalid.length === 0, startedAt: t0 });
+  log(`\nwrote bench/results/latest.json (${elapsedS.toFixed(0)} s)`);
+  if (invalid.length > 0) process.exitCode = 1;
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings();
+  const logDir = mkdtempSync(path.join(os.tmpdir(), 'custody-proxy-bench-'));
+  const removeLogs = (): void => rmSync(logDir, { recursive: true, force: true });
+  installCleanup(removeLogs);
+  // Bounded: builds, startup, warm-up and rounds, with room to spare; never an endless run.
+  const budgetMs = 240_000 + 2 * (settings.rounds * (settings.durationS + 2) + settings.warmupS) * 1000;
+  const guard = setTimeout(() => {
+    process.stderr.write(`bench: still running after ${budgetMs / 1000} s, giving up\n`);
+    void stopAll().finally(() => {
+      removeLogs();
+      process.exit(1);
+    });
+  }, budgetMs);
+  try {
+    await bench(settings, logDir);
+  } catch (err) {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  } finally {
+    clearTimeout(guard);
+    await stopAll();
+    removeLogs();
+  }
+}
+
+await main();

@@ -1,0 +1,91 @@
+// Starts the three child processes the bench measures against (the upstream, custody-proxy from
+// bin/custody-proxy.js, the bare http-proxy-3 pass-through), learns their ports from the JSON line each
+// prints on stdout (a file), and checks that each answers as expected before any load is sent.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { startChild, waitForLine, type Child } from './processes.js';
+import { writeCustodySetup, type CustodySetup } from './custody-setup.js';
+
+const READY_TIMEOUT_MS = 20_000;
+
+export interface Started {
+  readonly upstream: Child;
+  readonly upstreamUrl: string;
+  readonly custody: Child;
+  readonly custodyUrl: string;
+  readonly passthrough: Child;
+  readonly passthroughUrl: string;
+  readonly setup: CustodySetup;
+}
+
+const portFrom = (msg: string) => (line: Record<string, unknown>): number | undefined =>
+  line['msg'] === msg && typeof line['port'] === 'number' ? line['port'] : undefined;
+
+// custody-proxy's pino line: {"msg":"custody-proxy listening","proxy":{"address":…,"port":N},…}
+function custodyPort(line: Record<string, unknown>): number | undefined {
+  const proxy = line['proxy'];
+  if (line['msg'] !== 'custody-proxy listening' || proxy === null || typeof proxy !== 'object') return undefined;
+  const port: unknown = (proxy as Record<string, unknown>)['port'];
+  return typeof port === 'number' ? port : undefined;
+}
+
+export interface StartOptions {
+  readonly root: string;
+  readonly logDir: string;
+  readonly childDir: string;
+  readonly credentials: number;
+  readonly cpuProfDir: string | undefined;
+}
+
+export async function startTargets(o: StartOptions): Promise<Started> {
+  const upstream = startChild('upstream', [path.join(o.childDir, 'upstream.js')], o.logDir, o.root);
+  const upstreamUrl = `http://127.0.0.1:${await waitForLine(upstream, portFrom('bench upstream ready'), READY_TIMEOUT_MS)}`;
+  // A folder of its own: custody-proxy watches the credentials file's folder and re-reads the document
+  // on any change there, so the children's log files must not live next to it.
+  const configDir = path.join(o.logDir, 'config');
+  mkdirSync(configDir);
+  const setup = writeCustodySetup(configDir, upstreamUrl, o.credentials);
+  const prof = (name: string): string[] =>
+    o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
+  const custodyArgs = [...prof('custody-proxy'), 'bin/custody-proxy.js', 'serve', '--config', setup.configFile];
+  const custody = startChild('custody-proxy', custodyArgs, o.logDir, o.root);
+  const passthrough = startChild('passthrough', [...prof('passthrough'), path.join(o.childDir, 'passthrough.js'), upstreamUrl], o.logDir, o.root);
+  const [cPort, pPort] = await Promise.all([
+    waitForLine(custody, custodyPort, READY_TIMEOUT_MS),
+    waitForLine(passthrough, portFrom('bench passthrough ready'), READY_TIMEOUT_MS),
+  ]);
+  return {
+    upstream,
+    upstreamUrl,
+    custody,
+    custodyUrl: `http://127.0.0.1:${cPort}`,
+    passthrough,
+    passthroughUrl: `http://127.0.0.1:${pPort}`,
+    setup,
+  };
+}
+
+async function get(url: string, authorization: string | undefined): Promise<{ status: number; tenant: unknown }> {
+  const res = await fetch(url, { headers: authorization ? { authorization } : {}, signal: AbortSignal.timeout(5000) });
+  const text = await res.text();
+  let tenant: unknown;
+  try {
+    tenant = (JSON.parse(text) as Record<string, unknown>)['tenant'];
+  } catch {
+    tenant = undefined;
+  }
+  return { status: res.status, tenant };
+}
+
+/** The load is only meaningful if custody-proxy really authenticates and stamps, and both answer 200. */
+export async function preflight(s: Started, pathAndQuery: string): Promise<void> {
+  const auth = s.setup.authorization;
+  const ok = await get(s.custodyUrl + pathAndQuery, auth);
+  if (ok.status !== 200 || ok.tenant !== s.setup.tenantId) {
+    throw new Error(`preflight: custody-proxy answered ${ok.status}, upstream saw tenant ${JSON.stringify(ok.tenant)}`);
+  }
+  const anonymous = await get(s.custodyUrl + pathAndQuery, undefined);
+  if (anonymous.status !== 401) throw new Error(`preflight: custody-proxy without credentials answered ${anonymous.status}, not 401`);
+  const pass = await get(s.passthroughUrl + pathAndQuery, auth);
+  if (pass.status !== 200) throw new Error(`preflight: passthrough answered ${pass.status}`);
+}
