@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from './config/load.js';
 import { CredentialsRegistry } from './credentials/registry.js';
 import { startCredentialSource } from './credentials/start-source.js';
-import { createLoggers, type Logger } from './logger.js';
+import { accessLogFrom, createLoggers, type AccessLog, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { IpMatcher } from './pipeline/ip-match.js';
 import { createHandler, type Stage } from './pipeline/handler.js';
@@ -30,7 +30,7 @@ const STORE_DEADLINE_MS = 1000;
 export interface AppOptions {
   readonly logger?: Logger;
   /** where access lines go; defaults to `logger` when that is given */
-  readonly accessLogger?: Logger;
+  readonly accessLog?: AccessLog;
   /** prom-client's Node process metrics (off in tests that run many apps in one process) */
   readonly processMetrics?: boolean;
 }
@@ -50,7 +50,7 @@ export interface App {
 export async function startApp(config: ProxyConfig, options: AppOptions = {}): Promise<App> {
   const created = options.logger ? undefined : createLoggers(config.logging.level);
   const logger = options.logger ?? created?.logger ?? createLoggers('silent').logger;
-  const accessLogger = options.accessLogger ?? options.logger ?? created?.access ?? logger;
+  const accessLog = options.accessLog ?? created?.access ?? accessLogFrom(logger);
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
   const registry = new CredentialsRegistry();
   registry.onChange((s) => {
@@ -91,7 +91,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
     stages,
     terminal,
     logger,
-    accessLogger,
+    accessLog,
     metrics,
     isDraining: () => draining,
   });
@@ -112,6 +112,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
   const proxyAddress = await listen(proxyServer, config.listen);
   const adminAddress = await listen(adminServer, config.admin.listen);
   logger.info({ proxy: proxyAddress, admin: adminAddress, upstream: config.upstream.url.origin }, 'custody-proxy listening');
+  logger.flush();
 
   return {
     proxyAddress,
@@ -129,7 +130,8 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
       await new Promise<void>((resolve) => adminServer.close(() => resolve()));
       adminServer.closeAllConnections();
       logger.info('custody-proxy stopped');
-      logger.flush();
+      accessLog.flush();
+      await new Promise<void>((resolve) => logger.flush(() => resolve()));
     },
   };
 }

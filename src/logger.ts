@@ -1,6 +1,7 @@
 // The pino logger. Access lines are built from an allow-list of fields (never headers or bodies);
 // redaction is the second line of defence for anything that names a credential by mistake.
 import pino, { type Logger } from 'pino';
+import { BatchedLines } from './access-writer.js';
 
 export type { Logger };
 
@@ -15,24 +16,57 @@ export const REDACT_PATHS = [
   '*.token',
 ];
 
-export interface Loggers {
-  readonly logger: Logger;
-  /** access lines only: built from an allow-list of fields, so pino's redaction copy is skipped */
-  readonly access: Logger;
+function createStdout(): pino.DestinationStream {
+  return pino.destination({ dest: 1, sync: false });
 }
 
-export function createLoggers(level: string, destination?: pino.DestinationStream): Loggers {
+/** Where access lines go: a level check and a sink for pre-serialised pino-format lines. */
+export interface AccessLog {
+  readonly infoEnabled: boolean;
+  readonly errorEnabled: boolean;
+  write(line: string): void;
+  flush(): void;
+}
+
+export interface Loggers {
+  readonly logger: Logger;
+  readonly access: AccessLog;
+}
+
+/** Access lines through a pino logger (tests that pass their own logger). */
+export function accessLogFrom(logger: Logger): AccessLog {
+  return {
+    infoEnabled: logger.isLevelEnabled('info'),
+    errorEnabled: logger.isLevelEnabled('error'),
+    write: (line) => {
+      const { level, ...fields } = JSON.parse(line) as { level: string; msg: string };
+      if (level === 'error') logger.error(fields);
+      else logger.info(fields);
+    },
+    flush: () => logger.flush(),
+  };
+}
+
+/** `batchAccess: false` writes each access line at once (tests that read the log right away). */
+export function createLoggers(level: string, destination?: pino.DestinationStream, batchAccess = true): Loggers {
   const options: pino.LoggerOptions = {
     level,
     base: { service: 'custody-proxy' },
-    timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
-  // Asynchronous writes keep the request path off the stdout syscall; flushed on shutdown.
-  const dest = destination ?? pino.destination({ dest: 1, sync: false });
+  // Asynchronous writes keep the request path off the stdout syscall; access lines are batched
+  // on top (access-writer.ts), and shutdown flushes both.
+  const dest = destination ?? createStdout();
+  const logger = pino({ ...options, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, dest);
+  const batch = new BatchedLines(dest);
   return {
-    logger: pino({ ...options, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, dest),
-    access: pino(options, dest),
+    logger,
+    access: {
+      infoEnabled: logger.isLevelEnabled('info'),
+      errorEnabled: logger.isLevelEnabled('error'),
+      write: batchAccess ? (line) => batch.write(line) : (line) => dest.write(line),
+      flush: () => batch.flush(),
+    },
   };
 }
 

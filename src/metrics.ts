@@ -71,6 +71,28 @@ export function createMetrics(options: { processMetrics: boolean } = { processMe
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+type RequestSeries = { readonly count: () => void; readonly observe: (seconds: number) => void };
+const requestSeries = new WeakMap<Metrics, Map<string, RequestSeries>>();
+
+/**
+ * The per-request counter and histogram, with their label children resolved once per (outcome,
+ * status class): prom-client otherwise hashes the label set on every call.
+ */
+export function recordRequest(metrics: Metrics, outcome: string, cls: string, seconds: number): void {
+  let byKey = requestSeries.get(metrics);
+  if (!byKey) requestSeries.set(metrics, (byKey = new Map()));
+  const key = `${outcome} ${cls}`;
+  let series = byKey.get(key);
+  if (!series) {
+    const counter = metrics.requests.labels({ outcome, status_class: cls });
+    const histogram = metrics.requestDuration.labels({ outcome });
+    series = { count: () => counter.inc(), observe: (s) => histogram.observe(s) };
+    byKey.set(key, series);
+  }
+  series.count();
+  series.observe(seconds);
+}
+
 export function statusClass(status: number): string {
   return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
 }

@@ -1,13 +1,13 @@
 // One access line per request (SPEC §12) from an allow-list of fields, and the request metrics.
 // The path is logged without its query (queries can carry identifiers); never headers or bodies.
 // Proxy-made 5xx are logged at error, everything else at info.
-import type { Logger } from '../logger.js';
-import { statusClass, type Metrics } from '../metrics.js';
+import type { AccessLog } from '../logger.js';
+import { recordRequest, statusClass, type Metrics } from '../metrics.js';
 import type { RequestContext } from './context.js';
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 
-export function recordAccess(ctx: RequestContext, logger: Logger, metrics: Metrics): void {
+export function recordAccess(ctx: RequestContext, log: AccessLog, metrics: Metrics): void {
   const { req, res } = ctx;
   const durationMs = performance.now() - ctx.startedAt;
   const status = res.headersSent ? res.statusCode : 0;
@@ -15,8 +15,7 @@ export function recordAccess(ctx: RequestContext, logger: Logger, metrics: Metri
   const cls = statusClass(status);
   if (ctx.outcome === 'UNAUTHORIZED') metrics.authFailures.inc({ reason: ctx.reason ?? 'unknown' });
   else if (ctx.outcome === 'FORBIDDEN') metrics.allowlistDenials.inc({ reason: ctx.reason ?? 'unknown' });
-  metrics.requests.inc({ outcome: ctx.outcome, status_class: cls });
-  metrics.requestDuration.observe({ outcome: ctx.outcome }, durationMs / 1000);
+  recordRequest(metrics, ctx.outcome, cls, durationMs / 1000);
   if (ctx.upstreamMs !== undefined) metrics.upstreamDuration.observe({ status_class: cls }, ctx.upstreamMs / 1000);
   const q = ctx.path.indexOf('?');
   const line = {
@@ -32,6 +31,8 @@ export function recordAccess(ctx: RequestContext, logger: Logger, metrics: Metri
     keyId: ctx.knownKeyId,
     clientIp: ctx.clientIp === undefined ? req.socket.remoteAddress : (ctx.clientIp?.text ?? null),
   };
-  if (status >= 500 && ctx.outcome !== 'ok') logger.error(line, 'request');
-  else logger.info(line, 'request');
+  const level = status >= 500 && ctx.outcome !== 'ok' ? 'error' : 'info';
+  if (level === 'error' ? !log.errorEnabled : !log.infoEnabled) return;
+  // The same shape pino writes (level, time, service first; msg last), serialised in one pass.
+  log.write(`${JSON.stringify({ level, time: Date.now(), service: 'custody-proxy', ...line, msg: 'request' })}\n`);
 }

@@ -3,7 +3,7 @@
 // metrics once the response is over. Stages throw ProxyError; only reply.ts writes local responses.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProxyError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import type { AccessLog, Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { CredentialsRegistry } from '../credentials/registry.js';
 import { createContext, type RequestContext } from './context.js';
@@ -20,7 +20,7 @@ export interface HandlerDeps {
   readonly stages: readonly Stage[];
   readonly terminal: Terminal;
   readonly logger: Logger;
-  readonly accessLogger: Logger;
+  readonly accessLog: AccessLog;
   readonly metrics: Metrics;
   readonly isDraining: () => boolean;
 }
@@ -36,10 +36,10 @@ export function fail(ctx: RequestContext, err: unknown, logger: Logger): void {
 }
 
 export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse, expectContinue: boolean) => void {
-  const { registry, stages, terminal, logger, accessLogger, metrics } = deps;
+  const { registry, stages, terminal, logger, accessLog, metrics } = deps;
   return (req, res, expectContinue) => {
     const ctx = createContext(req, res, registry.current, expectContinue);
-    res.once('close', () => recordAccess(ctx, accessLogger, metrics));
+    res.once('close', () => recordAccess(ctx, accessLog, metrics));
     // Framing before everything: HTTP/1.1 needs exactly one Host (RFC 9112 §3.2), and a request
     // whose authority is ambiguous is not checked or forwarded at all.
     // HTTP/0.9-style request lines (no version) are parsed by Node yet never legitimate here.

@@ -2,16 +2,29 @@
 // (unparsable X-Forwarded-For from a trusted proxy) is denied whenever the tenant has a list.
 // Raises 403 FORBIDDEN with the same body as a permission denial.
 import { ProxyError } from '../errors.js';
-import { resolveClientIp } from '../pipeline/client-ip.js';
+import { resolveClientIp, type ClientAddress } from '../pipeline/client-ip.js';
+import type { Socket } from 'node:net';
 import type { IpMatcher } from '../pipeline/ip-match.js';
 import type { RequestContext } from '../pipeline/context.js';
+
+// A connection's peer never changes: resolved once per keep-alive connection, not per request.
+const byConnection = new WeakMap<Socket, ClientAddress>();
+
+function peerAddress(socket: Socket, trusted: IpMatcher): ClientAddress {
+  let a = byConnection.get(socket);
+  if (!a) {
+    a = resolveClientIp(socket.remoteAddress, undefined, trusted);
+    byConnection.set(socket, a);
+  }
+  return a;
+}
 
 export function checkAllowlist(trustedProxies: IpMatcher): (ctx: RequestContext) => void {
   return (ctx) => {
     // Node joins repeated X-Forwarded-For lines with ", " in order, so this is every line.
     const xff = trustedProxies.empty ? undefined : ctx.req.headers['x-forwarded-for'];
     const forwardedFor = typeof xff === 'string' ? xff : undefined;
-    const { ip, peerTrusted } = resolveClientIp(ctx.req.socket.remoteAddress, forwardedFor, trustedProxies);
+    const { ip, peerTrusted } = forwardedFor === undefined ? peerAddress(ctx.req.socket, trustedProxies) : resolveClientIp(ctx.req.socket.remoteAddress, forwardedFor, trustedProxies);
     ctx.clientIp = ip;
     ctx.peerTrusted = peerTrusted;
     const allow = ctx.credential?.tenant.allowList;

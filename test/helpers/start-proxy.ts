@@ -53,8 +53,8 @@ export async function startProxy(options: ProxyOptions): Promise<TestProxy> {
     },
   });
   const config = loadConfig(path.join(dir, 'custody-proxy.yaml'));
-  const { logger, access } = createLoggers(config.logging.level, sink);
-  const app = await startApp(config, { logger, accessLogger: access, processMetrics: false });
+  const { logger, access } = createLoggers(config.logging.level, sink, false);
+  const app = await startApp(config, { logger, accessLog: access, processMetrics: false });
   return {
     app,
     url: `http://127.0.0.1:${app.proxyAddress.port}`,
