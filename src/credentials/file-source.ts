@@ -3,6 +3,7 @@
 // write through rename, neither of which a watch on the file itself survives; a 1 s stat poll backs
 // the watch up (network filesystems drop events). A bad document is refused (logged with every
 // problem and counted) and the last good one stays.
+import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -60,8 +61,8 @@ export class FileSource {
       this.again = true;
       return this.loading;
     }
-    this.loading = readCredentialsFile(this.file)
-      .then((r) => this.apply(r))
+    this.loading = this.readChanged()
+      .then((r) => (r === 'unchanged' ? this.unchanged() : this.apply(r)))
       .finally(() => {
         this.loading = undefined;
         if (this.again) {
@@ -76,7 +77,12 @@ export class FileSource {
   watch(): void {
     const dir = path.dirname(this.file);
     try {
-      this.watcher = watch(dir, { persistent: false }, () => this.schedule());
+      // Only the file itself or Kubernetes' `..data` link matter; other files in the folder (logs,
+      // editor swap files) would otherwise cost a read and parse each.
+      const base = path.basename(this.file);
+      this.watcher = watch(dir, { persistent: false }, (_event, name) => {
+        if (name === null || name === base || name === '..data') this.schedule();
+      });
       this.watcher.on('error', (err) => this.logger.warn({ err: String(err) }, 'credentials folder watch failed; polling only'));
     } catch (err) {
       this.logger.warn({ err: String(err) }, 'credentials folder cannot be watched; polling only');
@@ -106,6 +112,24 @@ export class FileSource {
   }
 
   /** stat follows symlinks, so a `..data` swap changes inode and mtime here. */
+  /** The parsed document, or 'unchanged' when the text is the one in force (no parse needed). */
+  private async readChanged(): Promise<DocumentResult | 'unchanged'> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch {
+      return readCredentialsFile(this.file);
+    }
+    if (this.registry.current?.version === createHash('sha256').update(text).digest('hex')) return 'unchanged';
+    return parseCredentials(text);
+  }
+
+  private unchanged(): ReloadResult {
+    this.metrics.reloads.inc({ result: 'unchanged' });
+    this.metrics.lastReload.set(Date.now() / 1000);
+    return 'unchanged';
+  }
+
   private async statKey(): Promise<string> {
     try {
       const s = await stat(this.file);
