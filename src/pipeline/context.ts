@@ -44,7 +44,7 @@ export interface RequestContext {
 const NO_KEYS: readonly string[] = Object.freeze([]);
 
 export function newRequestId(): string {
-  return `req_${randomUUID()}`;
+  return `req_${randomUUID().replaceAll('-', '')}`;
 }
 
 export function createContext(
