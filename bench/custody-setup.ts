@@ -15,7 +15,14 @@ export interface CustodySetup {
 
 const hashOf = (secret: string): string => `sha256:${createHash('sha256').update(secret, 'utf8').digest('hex')}`;
 
-export function writeCustodySetup(dir: string, upstreamUrl: string, credentialCount = 300): CustodySetup {
+/** The config's `idempotency` section (absent: custody-proxy's defaults, a memory store). */
+export interface IdempotencySection {
+  readonly store: 'memory' | 'redis';
+  readonly redis?: { readonly url: string; readonly keyPrefix: string };
+  readonly ttl?: string;
+}
+
+export function writeCustodySetup(dir: string, upstreamUrl: string, credentialCount = 300, idempotency?: IdempotencySection): CustodySetup {
   const tenantCount = 10;
   const tenants = Array.from({ length: tenantCount }, (_, t) => ({
     id: `tnt_bench_${t}`,
@@ -41,6 +48,7 @@ export function writeCustodySetup(dir: string, upstreamUrl: string, credentialCo
     upstream: { url: upstreamUrl, timeout: '30s', connectTimeout: '5s' },
     trustedProxies: [],
     credentials: { file: 'credentials.yaml' },
+    ...(idempotency === undefined ? {} : { idempotency }),
     logging: { level: 'info' },
     shutdownTimeout: '2s',
   };

@@ -12,6 +12,17 @@ interface AutocannonOptions {
   readonly headers: Readonly<Record<string, string>>;
   /** seconds before a request counts as timed out */
   readonly timeout: number;
+  readonly body?: string;
+  readonly requests?: readonly AutocannonRequest[];
+}
+
+/** One entry of autocannon's `requests`; `setupRequest` runs before every send and may edit a copy. */
+interface AutocannonRequestData {
+  headers: Record<string, string>;
+}
+
+interface AutocannonRequest {
+  readonly setupRequest: (req: AutocannonRequestData) => AutocannonRequestData;
 }
 
 interface AutocannonResult {
@@ -32,6 +43,11 @@ export interface LoadSpec {
   readonly connections: number;
   readonly durationS: number;
   readonly headers: Readonly<Record<string, string>>;
+  /** 'GET' when absent */
+  readonly method?: string;
+  readonly body?: string;
+  /** called before every request: headers to add to that one request (e.g. a unique Idempotency-Key) */
+  readonly perRequestHeaders?: () => Readonly<Record<string, string>>;
 }
 
 export interface LoadResult {
@@ -46,15 +62,24 @@ export interface LoadResult {
   readonly errors: number;
 }
 
+const withHeaders =
+  (more: () => Readonly<Record<string, string>>) =>
+  (req: AutocannonRequestData): AutocannonRequestData => {
+    req.headers = { ...req.headers, ...more() };
+    return req;
+  };
+
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const r = await autocannon({
     url: spec.url,
     connections: spec.connections,
     pipelining: 1,
     duration: spec.durationS,
-    method: 'GET',
+    method: spec.method ?? 'GET',
     headers: spec.headers,
     timeout: 10,
+    ...(spec.body === undefined ? {} : { body: spec.body }),
+    ...(spec.perRequestHeaders === undefined ? {} : { requests: [{ setupRequest: withHeaders(spec.perRequestHeaders) }] }),
   });
   const durationS = r.duration > 0 ? r.duration : spec.durationS;
   return {
