@@ -96,3 +96,18 @@ export function recordRequest(metrics: Metrics, outcome: string, cls: string, se
 export function statusClass(status: number): string {
   return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
 }
+
+const upstreamSeries = new WeakMap<Metrics, Map<string, (seconds: number) => void>>();
+
+/** The upstream duration histogram, its label child resolved once per status class. */
+export function recordUpstream(metrics: Metrics, cls: string, seconds: number): void {
+  let byClass = upstreamSeries.get(metrics);
+  if (!byClass) upstreamSeries.set(metrics, (byClass = new Map()));
+  let observe = byClass.get(cls);
+  if (!observe) {
+    const child = metrics.upstreamDuration.labels({ status_class: cls });
+    observe = (s) => child.observe(s);
+    byClass.set(cls, observe);
+  }
+  observe(seconds);
+}

@@ -2,7 +2,7 @@
 // The path is logged without its query (queries can carry identifiers); never headers or bodies.
 // Proxy-made 5xx are logged at error, everything else at info.
 import type { AccessLog } from '../logger.js';
-import { recordRequest, statusClass, type Metrics } from '../metrics.js';
+import { recordRequest, recordUpstream, statusClass, type Metrics } from '../metrics.js';
 import type { RequestContext } from './context.js';
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
@@ -16,9 +16,15 @@ export function recordAccess(ctx: RequestContext, log: AccessLog, metrics: Metri
   if (ctx.outcome === 'UNAUTHORIZED') metrics.authFailures.inc({ reason: ctx.reason ?? 'unknown' });
   else if (ctx.outcome === 'FORBIDDEN') metrics.allowlistDenials.inc({ reason: ctx.reason ?? 'unknown' });
   recordRequest(metrics, ctx.outcome, cls, durationMs / 1000);
-  if (ctx.upstreamMs !== undefined) metrics.upstreamDuration.observe({ status_class: cls }, ctx.upstreamMs / 1000);
+  if (ctx.upstreamMs !== undefined) recordUpstream(metrics, cls, ctx.upstreamMs / 1000);
+  const level = status >= 500 && ctx.outcome !== 'ok' ? 'error' : 'info';
+  if (level === 'error' ? !log.errorEnabled : !log.infoEnabled) return;
   const q = ctx.path.indexOf('?');
+  // The same shape pino writes (level, time, service first; msg last), serialised in one pass.
   const line = {
+    level,
+    time: Date.now(),
+    service: 'custody-proxy',
     requestId: ctx.requestId,
     method: req.method,
     path: q === -1 ? ctx.path : ctx.path.slice(0, q),
@@ -30,9 +36,7 @@ export function recordAccess(ctx: RequestContext, log: AccessLog, metrics: Metri
     tenant: ctx.credential?.tenant.id ?? (ctx.knownKeyId === undefined ? undefined : ctx.snapshot?.byKeyId.get(ctx.knownKeyId)?.tenant.id),
     keyId: ctx.knownKeyId,
     clientIp: ctx.clientIp === undefined ? req.socket.remoteAddress : (ctx.clientIp?.text ?? null),
+    msg: 'request',
   };
-  const level = status >= 500 && ctx.outcome !== 'ok' ? 'error' : 'info';
-  if (level === 'error' ? !log.errorEnabled : !log.infoEnabled) return;
-  // The same shape pino writes (level, time, service first; msg last), serialised in one pass.
-  log.write(`${JSON.stringify({ level, time: Date.now(), service: 'custody-proxy', ...line, msg: 'request' })}\n`);
+  log.write(`${JSON.stringify(line)}\n`);
 }

@@ -37,7 +37,8 @@ const DROPPED = new Set([
 const PROTECTED = new Set(['idempotency-key', 'content-length', 'content-type', 'content-encoding']);
 
 function connectionListed(value: string | undefined): Set<string> | undefined {
-  if (!value) return undefined;
+  // The usual values list no header at all.
+  if (!value || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return undefined;
   let listed: Set<string> | undefined;
   for (const part of value.split(',')) {
     const name = part.trim().toLowerCase();
