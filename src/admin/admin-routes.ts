@@ -4,18 +4,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import type { CredentialsRegistry } from '../credentials/registry.js';
+import { json } from './admin-server.js';
 
 export interface AdminRoutesDeps {
   /** undefined = /admin/* disabled */
   readonly token: string | undefined;
   readonly registry: CredentialsRegistry;
   readonly reload: () => Promise<string>;
-}
-
-function json(res: http.ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...extra });
-  res.end(text);
 }
 
 // Digests of equal length, so timingSafeEqual never throws and length is not revealed either.

@@ -14,12 +14,14 @@ export interface AdminDeps {
   readonly routes?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
 
-function json(res: http.ServerResponse, status: number, body: unknown): void {
+/** A JSON answer on the admin listener, never cached. */
+export function json(res: http.ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json',
     'cache-control': 'no-store',
     'content-length': Buffer.byteLength(text),
+    ...extra,
   });
   res.end(text);
 }

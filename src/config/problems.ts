@@ -5,6 +5,9 @@ import type { z } from 'zod';
 
 type PathPart = string | number | symbol;
 
+/** A value as it appears in a problem message. */
+export const showValue = (v: unknown): string => JSON.stringify(v) ?? String(v);
+
 export function formatPath(parts: readonly PathPart[]): string {
   let out = '';
   for (const p of parts) {

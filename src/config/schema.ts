@@ -5,13 +5,13 @@ import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { parseListen } from './listen.js';
 import { parseCidr } from '../pipeline/ip-match.js';
+import { showValue } from './problems.js';
 
-const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
 
 const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration ${show(text)} (use e.g. 500ms, 30s, 5m, 24h)` });
+    ctx.addIssue({ code: 'custom', message: `invalid duration ${showValue(text)} (use e.g. 500ms, 30s, 5m, 24h)` });
     return z.NEVER;
   }
   return ms;
@@ -22,7 +22,7 @@ const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be gre
 const size = z.string().transform((text, ctx) => {
   const bytes = parseSize(text);
   if (bytes === undefined || bytes <= 0) {
-    ctx.addIssue({ code: 'custom', message: `invalid size ${show(text)} (use e.g. 512KiB, 1MiB)` });
+    ctx.addIssue({ code: 'custom', message: `invalid size ${showValue(text)} (use e.g. 512KiB, 1MiB)` });
     return z.NEVER;
   }
   return bytes;
@@ -31,7 +31,7 @@ const size = z.string().transform((text, ctx) => {
 const listen = z.string().transform((text, ctx) => {
   const addr = parseListen(text);
   if (!addr) {
-    ctx.addIssue({ code: 'custom', message: `invalid listen address ${show(text)} (use host:port)` });
+    ctx.addIssue({ code: 'custom', message: `invalid listen address ${showValue(text)} (use host:port)` });
     return z.NEVER;
   }
   return addr;
@@ -45,7 +45,7 @@ const httpUrl = z.string().transform((text, ctx) => {
     url = undefined;
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
-    ctx.addIssue({ code: 'custom', message: `invalid URL ${show(text)} (http:// or https://, no query)` });
+    ctx.addIssue({ code: 'custom', message: `invalid URL ${showValue(text)} (http:// or https://, no query)` });
     return z.NEVER;
   }
   return url;
@@ -54,7 +54,7 @@ const httpUrl = z.string().transform((text, ctx) => {
 const cidr = z.string().transform((text, ctx) => {
   const range = parseCidr(text);
   if (!range) {
-    ctx.addIssue({ code: 'custom', message: `invalid IP address or CIDR ${show(text)}` });
+    ctx.addIssue({ code: 'custom', message: `invalid IP address or CIDR ${showValue(text)}` });
     return z.NEVER;
   }
   return text;

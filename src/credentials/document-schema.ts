@@ -5,8 +5,8 @@ import { z } from 'zod';
 import { parseCidr } from '../pipeline/ip-match.js';
 import { SECRET_HASH_PATTERN } from './secret-hash.js';
 import { PATH_PATTERN_PROBLEM, pathPatternProblem } from './permissions.js';
+import { showValue } from '../config/problems.js';
 
-const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2}))?$/;
 
@@ -23,14 +23,14 @@ function parseIsoTime(text: string): number {
 const timestamp = z.union([z.string(), z.date()]).transform((v, ctx) => {
   const ms = v instanceof Date ? v.getTime() : parseIsoTime(v);
   if (!Number.isFinite(ms)) {
-    ctx.addIssue({ code: 'custom', message: `invalid timestamp ${show(v)} (use RFC 3339, e.g. 2026-12-01T00:00:00Z)` });
+    ctx.addIssue({ code: 'custom', message: `invalid timestamp ${showValue(v)} (use RFC 3339, e.g. 2026-12-01T00:00:00Z)` });
     return z.NEVER;
   }
   return ms;
 });
 
 const cidr = z.string().refine((s) => parseCidr(s) !== undefined, {
-  error: (iss) => `invalid IP address or CIDR ${show(iss.input)}`,
+  error: (iss) => `invalid IP address or CIDR ${showValue(iss.input)}`,
 });
 
 const rule = z.strictObject({
@@ -38,7 +38,7 @@ const rule = z.strictObject({
   paths: z
     .array(
       z.string().refine((p) => pathPatternProblem(p) === undefined, {
-        error: (iss) => `invalid path pattern ${show(iss.input)}: ${pathPatternProblem(String(iss.input)) ?? PATH_PATTERN_PROBLEM}`,
+        error: (iss) => `invalid path pattern ${showValue(iss.input)}: ${pathPatternProblem(String(iss.input)) ?? PATH_PATTERN_PROBLEM}`,
       }),
     )
     .min(1),
@@ -85,16 +85,16 @@ export function crossEntryProblems(raw: unknown): string[] {
   const tenantIds = new Set<unknown>();
   list(field(raw, 'tenants')).forEach((t, i) => {
     const id = field(t, 'id');
-    if (tenantIds.has(id)) problems.push(`tenants[${i}].id: duplicate tenant id ${show(id)}`);
+    if (tenantIds.has(id)) problems.push(`tenants[${i}].id: duplicate tenant id ${showValue(id)}`);
     tenantIds.add(id);
   });
   const keyIds = new Set<unknown>();
   list(field(raw, 'credentials')).forEach((c, i) => {
     const keyId = field(c, 'keyId');
-    if (keyIds.has(keyId)) problems.push(`credentials[${i}].keyId: duplicate key id ${show(keyId)}`);
+    if (keyIds.has(keyId)) problems.push(`credentials[${i}].keyId: duplicate key id ${showValue(keyId)}`);
     keyIds.add(keyId);
     const tenant = field(c, 'tenant');
-    if (typeof tenant === 'string' && !tenantIds.has(tenant)) problems.push(`credentials[${i}].tenant: unknown tenant ${show(tenant)}`);
+    if (typeof tenant === 'string' && !tenantIds.has(tenant)) problems.push(`credentials[${i}].tenant: unknown tenant ${showValue(tenant)}`);
     if (field(c, 'status') === 'rotated' && field(c, 'graceUntil') === undefined) {
       problems.push(`credentials[${i}].graceUntil: required when status is rotated`);
     }

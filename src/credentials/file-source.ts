@@ -3,7 +3,6 @@
 // write through rename, neither of which a watch on the file itself survives; a 1 s stat poll backs
 // the watch up (network filesystems drop events). A bad document is refused (logged with every
 // problem and counted) and the last good one stays.
-import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { parseCredentials, type DocumentResult } from './document-load.js';
 import type { CredentialsRegistry, ReloadResult } from './registry.js';
+import { documentVersion } from './snapshot.js';
 
 export class CredentialsLoadError extends Error {
   override readonly name = 'CredentialsLoadError';
@@ -22,14 +22,19 @@ export class CredentialsLoadError extends Error {
   }
 }
 
-export async function readCredentialsFile(file: string): Promise<DocumentResult> {
-  let text: string;
+type TextResult = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly problems: readonly string[] };
+
+async function readText(file: string): Promise<TextResult> {
   try {
-    text = await readFile(file, 'utf8');
+    return { ok: true, text: await readFile(file, 'utf8') };
   } catch (err) {
     return { ok: false, problems: [`(file): cannot read ${JSON.stringify(file)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`] };
   }
-  return parseCredentials(text);
+}
+
+export async function readCredentialsFile(file: string): Promise<DocumentResult> {
+  const r = await readText(file);
+  return r.ok ? parseCredentials(r.text) : r;
 }
 
 const DEBOUNCE_MS = 150;
@@ -111,17 +116,12 @@ export class FileSource {
     this.debounce.unref();
   }
 
-  /** stat follows symlinks, so a `..data` swap changes inode and mtime here. */
   /** The parsed document, or 'unchanged' when the text is the one in force (no parse needed). */
   private async readChanged(): Promise<DocumentResult | 'unchanged'> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch {
-      return readCredentialsFile(this.file);
-    }
-    if (this.registry.current?.version === createHash('sha256').update(text).digest('hex')) return 'unchanged';
-    return parseCredentials(text);
+    const r = await readText(this.file);
+    if (!r.ok) return r;
+    if (this.registry.current?.version === documentVersion(r.text)) return 'unchanged';
+    return parseCredentials(r.text);
   }
 
   private unchanged(): ReloadResult {
@@ -130,6 +130,7 @@ export class FileSource {
     return 'unchanged';
   }
 
+  /** stat follows symlinks, so a `..data` swap changes inode and mtime here. */
   private async statKey(): Promise<string> {
     try {
       const s = await stat(this.file);

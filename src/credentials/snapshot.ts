@@ -35,6 +35,11 @@ export interface CredentialsSnapshot {
   readonly countsByStatus: Readonly<Record<CredentialStatus, number>>;
 }
 
+/** A document's identity: the same text is the same version, whatever source it came from. */
+export function documentVersion(sourceText: string): string {
+  return createHash('sha256').update(sourceText).digest('hex');
+}
+
 export function compileSnapshot(doc: CredentialsDocument, sourceText: string, now = Date.now()): CredentialsSnapshot {
   const tenants = new Map<string, Tenant>();
   for (const t of doc.tenants) {
@@ -61,6 +66,5 @@ export function compileSnapshot(doc: CredentialsDocument, sourceText: string, no
       }),
     );
   }
-  const version = createHash('sha256').update(sourceText).digest('hex');
-  return Object.freeze({ byKeyId, tenants, version, loadedAt: now, countsByStatus: Object.freeze(countsByStatus) });
+  return Object.freeze({ byKeyId, tenants, version: documentVersion(sourceText), loadedAt: now, countsByStatus: Object.freeze(countsByStatus) });
 }
