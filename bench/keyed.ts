@@ -77,12 +77,15 @@ function upstreamPort(line: Record<string, unknown>): number | undefined {
   return line['msg'] === 'bench upstream ready' && typeof line['port'] === 'number' ? line['port'] : undefined;
 }
 
-async function startProxy(name: string, logDir: string, upstreamUrl: string, credentials: number, idempotency: IdempotencySection): Promise<Proxy> {
+async function startProxy(name: string, logDir: string, upstreamUrl: string, settings: Settings, idempotency: IdempotencySection): Promise<Proxy> {
   // A folder of its own per proxy: custody-proxy re-reads its credentials on any change in that folder.
   const dir = path.join(logDir, `config-${name}`);
   mkdirSync(dir);
-  const setup = writeCustodySetup(dir, upstreamUrl, credentials, idempotency);
-  const child = startChild(name, ['bin/custody-proxy.js', 'serve', '--config', setup.configFile], logDir, root);
+  const setup = writeCustodySetup(dir, upstreamUrl, settings.credentials, idempotency);
+  const prof = settings.cpuProfDir === undefined
+    ? []
+    : ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
+  const child = startChild(name, [...prof, 'bin/custody-proxy.js', 'serve', '--config', setup.configFile], logDir, root);
   const port = await waitForLine(child, custodyPort, READY_TIMEOUT_MS);
   return { child, url: `http://127.0.0.1:${port}`, setup };
 }
@@ -91,8 +94,8 @@ async function startAll(logDir: string, childDir: string, settings: Settings, ke
   const upstream = startChild('upstream', [path.join(childDir, 'upstream.js')], logDir, root);
   const upstreamUrl = `http://127.0.0.1:${await waitForLine(upstream, upstreamPort, READY_TIMEOUT_MS)}`;
   const [memory, redis] = await Promise.all([
-    startProxy('custody-memory', logDir, upstreamUrl, settings.credentials, { store: 'memory', ttl: TTL }),
-    startProxy('custody-redis', logDir, upstreamUrl, settings.credentials, { store: 'redis', redis: { url: REDIS_URL, keyPrefix }, ttl: TTL }),
+    startProxy('custody-memory', logDir, upstreamUrl, settings, { store: 'memory', ttl: TTL }),
+    startProxy('custody-redis', logDir, upstreamUrl, settings, { store: 'redis', redis: { url: REDIS_URL, keyPrefix }, ttl: TTL }),
   ]);
   return { upstream, memory, redis };
 }
@@ -326,7 +329,7 @@ async function bench(settings: Settings, logDir: string, redis: Redis, keyPrefix
 
 async function main(): Promise<void> {
   const settings = readSettings();
-  if (settings.cpuProfDir !== undefined) log('BENCH_CPU_PROF is not supported by the keyed bench; ignored');
+  if (settings.cpuProfDir !== undefined) log(`BENCH_CPU_PROF: both custody-proxies write profiles to ${settings.cpuProfDir}; ignore this run's ratios`);
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'custody-proxy-keyed-bench-'));
   const removeLogs = (): void => rmSync(logDir, { recursive: true, force: true });
   // On SIGINT/SIGTERM the children stop and the logs go; this run's Redis keys then expire after TTL.
