@@ -4,7 +4,7 @@
 // UPSTREAM_OUTCOME_UNKNOWN and 504 UPSTREAM_TIMEOUT (whole response) through the returned outcome.
 import http from 'node:http';
 import https from 'node:https';
-import { Readable } from 'node:stream';
+import type { Stream } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import { continueBody, type RequestContext } from '../pipeline/context.js';
 import { responseHeaders } from './response-headers.js';
@@ -68,6 +68,36 @@ function dropDeleteLengthPass(proxy: ProxyServer): void {
   passes.splice(i, 1);
 }
 
+// What http-proxy-3's stream pass touches on the response it is given: `on('close')` (to abort the
+// upstream request when the client leaves), `headersSent` and `finished`. A claimed exchange must
+// survive its client, so it gets this inert stand-in, shared by all of them: it never closes, so it
+// never aborts anything, and it keeps no listeners. (A real ServerResponse per request cost a
+// constructor, listeners and garbage on every keyed POST.) Every keyed request in the idempotency
+// tests goes through it, so a http-proxy-3 that needs more of it fails them.
+const DETACHED_RESPONSE = Object.freeze({
+  headersSent: false,
+  finished: false,
+  writableFinished: false,
+  on(): unknown {
+    return DETACHED_RESPONSE;
+  },
+}) as unknown as http.ServerResponse;
+
+/**
+ * http-proxy-3 sends `options.buffer` with `.pipe(proxyReq)`. A body already in memory is written in one
+ * call, without a Readable and its per-request listeners and ticks. That call stores the request line,
+ * so the checked path is set first (onProxyReq comes too late for this request).
+ */
+function bufferedBody(body: Buffer, path: string): Stream {
+  return {
+    pipe(destination: http.ClientRequest): http.ClientRequest {
+      destination.path = path;
+      destination.end(body);
+      return destination;
+    },
+  } as unknown as Stream;
+}
+
 export class Forwarder {
   private readonly agent: http.Agent;
   private readonly proxy: ProxyServer;
@@ -101,10 +131,9 @@ export class Forwarder {
       ctx.upstreamStartedAt = performance.now();
       continueBody(ctx);
       if (options.body) {
-        // http-proxy-3 aborts the upstream request when the response it was given closes; a response
-        // object of our own that is never attached to a socket keeps a claimed exchange running.
-        const detached = new http.ServerResponse(ctx.req);
-        this.proxy.web(ctx.req, detached, { buffer: Readable.from([options.body]) }, (err) => this.onError(p, err));
+        // http-proxy-3 aborts the upstream request when the response it was given closes; a stand-in
+        // that never closes keeps a claimed exchange running after its client has gone.
+        this.proxy.web(ctx.req, DETACHED_RESPONSE, { buffer: bufferedBody(options.body, this.basePath + ctx.target) }, (err) => this.onError(p, err));
         return;
       }
       this.proxy.web(ctx.req, ctx.res, {}, (err) => this.onError(p, err));
@@ -124,7 +153,8 @@ export class Forwarder {
     }
     p.proxyReq = proxyReq;
     // The target exactly as checked: http-proxy-3's urlJoin drops an empty query (`/a?` → `/a`).
-    // 'socket' is emitted before the first body write, so the request line is not stored yet.
+    // 'socket' is emitted before the first body write, so the request line is not stored yet (a
+    // buffered body is written at once: bufferedBody sets the path itself).
     if (!proxyReq.headersSent) proxyReq.path = this.basePath + p.ctx.target;
     const socket = proxyReq.socket;
     if (socket && socket.connecting) {

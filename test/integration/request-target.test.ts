@@ -24,10 +24,13 @@ t.teardown(async () => {
 });
 
 /** One request with exactly this target; `Connection: close` so the exchange ends with the response. */
-async function send(target: string, opts: { auth?: boolean; host?: string } = {}): Promise<RawResponse> {
-  const lines = [`GET ${target} HTTP/1.1`, `Host: ${opts.host ?? `127.0.0.1:${proxy.port}`}`];
+async function send(target: string, opts: { auth?: boolean; host?: string; idempotencyKey?: string } = {}): Promise<RawResponse> {
+  const method = opts.idempotencyKey === undefined ? 'GET' : 'POST';
+  const lines = [`${method} ${target} HTTP/1.1`, `Host: ${opts.host ?? `127.0.0.1:${proxy.port}`}`];
   if (opts.auth !== false) lines.push(`Authorization: ${bearer(key)}`);
-  lines.push('Connection: close', '', '');
+  // A keyed POST is forwarded from the buffered body, on a path of its own in the forwarder.
+  if (opts.idempotencyKey !== undefined) lines.push(`Idempotency-Key: ${opts.idempotencyKey}`, 'Content-Length: 2');
+  lines.push('Connection: close', '', opts.idempotencyKey === undefined ? '' : '{}');
   const raw = await rawRequest(proxy.port, Buffer.from(lines.join('\r\n'), 'latin1'), 3000);
   const responses = parseResponses(raw);
   const first = responses[0];
@@ -114,6 +117,19 @@ for (const [name, target] of canonical) {
     t.equal(upstream.requests.length, before + 1, 'upstream called once');
     t.equal(upstream.requests[before]?.url, target, 'upstream received the target as sent');
     t.equal(upstream.requests[before]?.method, 'GET');
+  });
+}
+
+let keyed = 0;
+for (const [name, target] of canonical) {
+  t.test(`canonical target of a keyed POST: ${name} (${target}) → forwarded byte-for-byte`, async (t) => {
+    const before = upstream.requests.length;
+    const r = await send(target, { idempotencyKey: `target-${++keyed}` });
+    t.equal(r.status, 200, 'status 200');
+    t.equal(upstream.requests.length, before + 1, 'upstream called once');
+    t.equal(upstream.requests[before]?.url, target, 'upstream received the target as sent');
+    t.equal(upstream.requests[before]?.method, 'POST');
+    t.equal(upstream.requests[before]?.body.toString(), '{}', 'upstream received the body');
   });
 }
 
