@@ -75,9 +75,6 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
       leaseMs: idem.lease,
       maxRequestBytes: idem.maxRequestBytes,
       maxResponseBytes: idem.maxResponseBytes,
-      // The store enforces the 1 s itself and undoes a claim that lands late; this outer bound only
-      // catches a store that breaks that promise, so it must not fire first.
-      storeDeadlineMs: STORE_DEADLINE_MS + 250,
     },
     store,
     forwarder,

@@ -47,6 +47,11 @@ export interface ClaimOptions {
   readonly leaseMs: number;
 }
 
+/**
+ * Every method settles within the store's own deadline (SPEC §9: 1 s): a backend that cannot answer
+ * in time rejects with StoreUnavailableError. The idempotency stage relies on this and adds no timer
+ * of its own per call.
+ */
 export interface IdempotencyStore {
   /** 'memory' | 'redis', for logs and readiness */
   readonly kind: string;

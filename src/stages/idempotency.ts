@@ -5,7 +5,7 @@
 // 502 UPSTREAM_OUTCOME_UNKNOWN (owner lost), 503 IDEMPOTENCY_STORE_UNAVAILABLE.
 import { ProxyError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import { countIdempotency, type Metrics } from '../metrics.js';
 import { continueBody, type RequestContext } from '../pipeline/context.js';
 import type { Terminal } from '../pipeline/handler.js';
 import { sendLocal } from '../pipeline/reply.js';
@@ -15,8 +15,8 @@ import { readBody } from '../idempotency/body-reader.js';
 import { makeFingerprint } from '../idempotency/fingerprint.js';
 import { parseIdempotencyKey } from '../idempotency/key-parse.js';
 import { REPLAYED, toStoredResponse } from '../idempotency/replay.js';
+import { LeaseKeeper } from '../idempotency/lease-keeper.js';
 import { StoreUnavailableError, type Completion, type IdempotencyStore } from '../idempotency/store.js';
-import { withStoreDeadline } from '../idempotency/store-deadline.js';
 
 export interface IdempotencySettings {
   readonly methods: readonly string[];
@@ -25,8 +25,6 @@ export interface IdempotencySettings {
   readonly leaseMs: number;
   readonly maxRequestBytes: number;
   readonly maxResponseBytes: number;
-  /** a store call slower than this fails closed (503) */
-  readonly storeDeadlineMs: number;
 }
 
 /** Upstream answers that say "not done, try again": the key is released, not stored. */
@@ -41,8 +39,9 @@ export function idempotencyTerminal(
   metrics: Metrics,
 ): Terminal {
   const methods = new Set(settings.methods);
-  const deadline = <T>(p: Promise<T>): Promise<T> => withStoreDeadline(p, settings.storeDeadlineMs);
-  const count = (outcome: string): void => metrics.idempotency.inc({ outcome });
+  const count = (outcome: string): void => countIdempotency(metrics, outcome);
+  const leases = new LeaseKeeper(store, settings.leaseMs, () => count('store_error'));
+  const claimOptions = { ttlMs: settings.ttlMs, leaseMs: settings.leaseMs };
   const storeDown = (err: unknown): never => {
     count('store_error');
     if (err instanceof StoreUnavailableError) throw new ProxyError('IDEMPOTENCY_STORE_UNAVAILABLE', 'store_unavailable', 1);
@@ -62,9 +61,8 @@ export function idempotencyTerminal(
     continueBody(ctx);
     const body = await readBody(ctx.req, settings.maxRequestBytes);
     const fingerprint = makeFingerprint(method, ctx.target, body);
-    const claim = await deadline(
-      store.claim(tenant, parsed.key, fingerprint, { ttlMs: settings.ttlMs, leaseMs: settings.leaseMs }),
-    ).catch(storeDown);
+    // No deadline is added here: every store answers or fails closed within its own (SPEC §9: 1 s).
+    const claim = await store.claim(tenant, parsed.key, fingerprint, claimOptions).catch(storeDown);
 
     switch (claim.kind) {
       case 'conflict':
@@ -84,12 +82,11 @@ export function idempotencyTerminal(
 
     // The body is re-sent from memory with an exact length; the client's framing no longer applies.
     const headers = ctx.req.headers;
-    delete headers['transfer-encoding'];
+    // `delete` turns the header object into a slow dictionary for every later reader: only when needed.
+    if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
     headers['content-length'] = String(body.length);
     const token = claim.token;
-    const renew = setInterval(() => {
-      store.renewLease(tenant, parsed.key, token, settings.leaseMs).catch(() => count('store_error'));
-    }, Math.max(50, Math.floor(settings.leaseMs / 3)));
+    const letGo = leases.hold(tenant, parsed.key, token);
     let completion: Completion | undefined;
     let failedEarly = false;
     let finish: (() => void) | undefined;
@@ -113,8 +110,8 @@ export function idempotencyTerminal(
         answerFailure(ctx, outcome);
       }
     } finally {
-      clearInterval(renew);
-      await settleRecord(store, tenant, parsed.key, token, completion, deadline).then(
+      letGo();
+      await settleRecord(store, tenant, parsed.key, token, completion).then(
         (result) => count(result),
         (err: unknown) => {
           count('store_error');
@@ -136,13 +133,12 @@ async function settleRecord(
   key: string,
   token: string,
   completion: Completion | undefined,
-  deadline: <T>(p: Promise<T>) => Promise<T>,
 ): Promise<string> {
   if (!completion) {
-    await deadline(store.release(tenant, key, token));
+    await store.release(tenant, key, token);
     return 'released';
   }
-  await deadline(store.complete(tenant, key, token, completion));
+  await store.complete(tenant, key, token, completion);
   return 'stored';
 }
 
