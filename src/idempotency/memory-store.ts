@@ -30,10 +30,19 @@ interface InFlightRecord {
   leaseExpiresAt: number;
 }
 
+// Flat on purpose: one object per record plus its header list and body, rather than nested
+// completion/response objects and an array per header. Records live long and are many, so every
+// object less is less for the garbage collector to copy and mark.
 interface CompletedRecord {
   readonly fingerprint: Fingerprint;
-  readonly completion: Completion;
   readonly expiresAt: number;
+  readonly kind: Completion['kind'];
+  /** outcome_unknown only */
+  readonly code: 'UPSTREAM_TIMEOUT' | 'UPSTREAM_OUTCOME_UNKNOWN' | undefined;
+  /** response only: status, [name, value, name, value, …], body */
+  readonly status: number;
+  readonly headers: readonly string[] | undefined;
+  readonly body: Buffer | undefined;
 }
 
 // Rough cost of the record object, its fingerprint strings and the cache's bookkeeping.
@@ -89,7 +98,7 @@ export class MemoryStore implements IdempotencyStore {
     const done = this.#liveCompleted(id, now);
     if (done) {
       if (!fingerprintsEqual(done.fingerprint, fingerprint)) return { kind: 'conflict' };
-      return { kind: 'completed', completion: copyCompletion(done.completion) };
+      return { kind: 'completed', completion: completionOf(done) };
     }
     const token = randomUUID();
     this.#inFlight.set(id, {
@@ -116,7 +125,7 @@ export class MemoryStore implements IdempotencyStore {
     const flying = this.#liveInFlight(id, now);
     if (!flying || flying.token !== token) return false;
     this.#inFlight.delete(id);
-    this.#store(id, { fingerprint: flying.fingerprint, completion: copyCompletion(completion), expiresAt: flying.expiresAt }, now);
+    this.#store(id, toRecord(flying, completion), now);
     return true;
   }
 
@@ -142,7 +151,7 @@ export class MemoryStore implements IdempotencyStore {
     // get 409 and the upstream is not called twice, as for a response over maxResponseBytes.
     let value = record;
     if (recordSize(value) > this.#completed.maxSize) {
-      value = { ...record, completion: { kind: 'response_unavailable' } };
+      value = unavailableRecord(record.fingerprint, record.expiresAt);
     }
     // lru-cache evicts for the entry count first (only when full), then for bytes.
     this.#nextEvictCause = this.#completed.size >= this.#completed.max ? 'entries' : 'bytes';
@@ -184,22 +193,42 @@ function recordId(tenant: string, key: string): string {
 }
 
 function recordSize(record: CompletedRecord): number {
-  const { fingerprint, completion } = record;
+  const { fingerprint, headers, body } = record;
   let size = RECORD_OVERHEAD_BYTES + fingerprint.method.length + fingerprint.target.length + fingerprint.bodySha256.length;
-  if (completion.kind === 'response') {
-    size += completion.response.body.length;
-    for (const [name, value] of completion.response.headers) size += HEADER_OVERHEAD_BYTES + name.length + value.length;
-  }
+  if (body) size += body.length;
+  if (headers) for (let i = 0; i < headers.length; i += 2) size += HEADER_OVERHEAD_BYTES + (headers[i] as string).length + (headers[i + 1] as string).length;
   return size;
 }
 
 // Copies in and out so that neither the owner nor a replay can change a stored record through a
 // shared Buffer or array (the Redis store gets this for free).
-function copyCompletion(completion: Completion): Completion {
-  if (completion.kind !== 'response') return { ...completion };
-  const { status, headers, body } = completion.response;
-  return {
-    kind: 'response',
-    response: { status, headers: headers.map(([name, value]) => [name, value] as const), body: Buffer.from(body) },
-  };
+function toRecord(flying: InFlightRecord, completion: Completion): CompletedRecord {
+  const { fingerprint, expiresAt } = flying;
+  switch (completion.kind) {
+    case 'response': {
+      const { status, headers, body } = completion.response;
+      const flat: string[] = [];
+      for (const [name, value] of headers) flat.push(name, value);
+      return { fingerprint, expiresAt, kind: 'response', code: undefined, status, headers: flat, body: Buffer.from(body) };
+    }
+    case 'outcome_unknown':
+      return { fingerprint, expiresAt, kind: 'outcome_unknown', code: completion.code, status: 0, headers: undefined, body: undefined };
+    case 'response_unavailable':
+      return unavailableRecord(fingerprint, expiresAt);
+  }
+}
+
+function unavailableRecord(fingerprint: Fingerprint, expiresAt: number): CompletedRecord {
+  return { fingerprint, expiresAt, kind: 'response_unavailable', code: undefined, status: 0, headers: undefined, body: undefined };
+}
+
+function completionOf(record: CompletedRecord): Completion {
+  const { headers, body } = record;
+  if (record.kind === 'response' && headers && body) {
+    const pairs: Array<readonly [string, string]> = [];
+    for (let i = 0; i < headers.length; i += 2) pairs.push([headers[i] as string, headers[i + 1] as string]);
+    return { kind: 'response', response: { status: record.status, headers: pairs, body: Buffer.from(body) } };
+  }
+  if (record.kind === 'outcome_unknown' && record.code) return { kind: 'outcome_unknown', code: record.code };
+  return { kind: 'response_unavailable' };
 }
