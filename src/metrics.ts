@@ -71,43 +71,40 @@ export function createMetrics(options: { processMetrics: boolean } = { processMe
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-type RequestSeries = { readonly count: () => void; readonly observe: (seconds: number) => void };
-const requestSeries = new WeakMap<Metrics, Map<string, RequestSeries>>();
+// Label children resolved once per (metric, label values): prom-client otherwise hashes the label
+// set on every call, which was a visible share of a request's cost.
+const children = new WeakMap<object, Map<string, unknown>>();
 
-/**
- * The per-request counter and histogram, with their label children resolved once per (outcome,
- * status class): prom-client otherwise hashes the label set on every call.
- */
-export function recordRequest(metrics: Metrics, outcome: string, cls: string, seconds: number): void {
-  let byKey = requestSeries.get(metrics);
-  if (!byKey) requestSeries.set(metrics, (byKey = new Map()));
-  const key = `${outcome} ${cls}`;
-  let series = byKey.get(key);
-  if (!series) {
-    const counter = metrics.requests.labels({ outcome, status_class: cls });
-    const histogram = metrics.requestDuration.labels({ outcome });
-    series = { count: () => counter.inc(), observe: (s) => histogram.observe(s) };
-    byKey.set(key, series);
+function child<T>(metric: object, key: string, make: () => T): T {
+  let byKey = children.get(metric);
+  if (!byKey) children.set(metric, (byKey = new Map()));
+  let found = byKey.get(key) as T | undefined;
+  if (found === undefined) {
+    found = make();
+    byKey.set(key, found);
   }
-  series.count();
-  series.observe(seconds);
+  return found;
+}
+
+/** The per-request counter and duration histogram. */
+export function recordRequest(metrics: Metrics, outcome: string, cls: string, seconds: number): void {
+  const { requests, requestDuration } = metrics;
+  child(requests, `${outcome} ${cls}`, () => requests.labels({ outcome, status_class: cls })).inc();
+  child(requestDuration, outcome, () => requestDuration.labels({ outcome })).observe(seconds);
+}
+
+/** One idempotency outcome (stored, replayed, conflict, …). */
+export function countIdempotency(metrics: Metrics, outcome: string): void {
+  const { idempotency } = metrics;
+  child(idempotency, outcome, () => idempotency.labels({ outcome })).inc();
 }
 
 export function statusClass(status: number): string {
   return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
 }
 
-const upstreamSeries = new WeakMap<Metrics, Map<string, (seconds: number) => void>>();
-
-/** The upstream duration histogram, its label child resolved once per status class. */
+/** The upstream duration histogram. */
 export function recordUpstream(metrics: Metrics, cls: string, seconds: number): void {
-  let byClass = upstreamSeries.get(metrics);
-  if (!byClass) upstreamSeries.set(metrics, (byClass = new Map()));
-  let observe = byClass.get(cls);
-  if (!observe) {
-    const child = metrics.upstreamDuration.labels({ status_class: cls });
-    observe = (s) => child.observe(s);
-    byClass.set(cls, observe);
-  }
-  observe(seconds);
+  const { upstreamDuration } = metrics;
+  child(upstreamDuration, cls, () => upstreamDuration.labels({ status_class: cls })).observe(seconds);
 }

@@ -1,7 +1,7 @@
 // Picks the idempotency store from the config (SPEC §9): `memory` protects one process only and says
 // so at start; `redis` is shared by every replica pointing at the same Redis and key prefix.
 import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import { countIdempotency, type Metrics } from '../metrics.js';
 import type { ParsedConfig } from '../config/schema.js';
 import { MemoryStore } from './memory-store.js';
 import { RedisStore } from './redis-store.js';
@@ -17,6 +17,6 @@ export function createStore(config: ParsedConfig['idempotency'], logger: Logger,
   return new MemoryStore({
     maxEntries: config.memory.maxEntries,
     maxBytes: config.memory.maxBytes,
-    onEvict: () => metrics.idempotency.inc({ outcome: 'evicted' }),
+    onEvict: () => countIdempotency(metrics, 'evicted'),
   });
 }
