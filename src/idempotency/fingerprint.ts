@@ -1,12 +1,13 @@
 // Request fingerprints for idempotency records (SPEC §9): the method, the target and the SHA-256 of
 // the body bytes. A record whose fingerprint differs from a new request's is a 422 conflict; the
 // stores compare fingerprints with fingerprintsEqual so that both compare exactly the same fields.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Fingerprint } from './store.js';
 
 /** Lowercase hex SHA-256 of the given bytes. */
 export function sha256Hex(buf: Buffer | string): string {
-  return createHash('sha256').update(buf).digest('hex');
+  // One-shot crypto.hash: no Hash object per call.
+  return hash('sha256', buf, 'hex');
 }
 
 /** The fingerprint of a request; target is path + query exactly as the client sent it. */
