@@ -19,11 +19,20 @@ export interface RedisStoreOptions {
 }
 
 type Arg = string | Buffer | number;
+// ioredis has evalshaBuffer and evalBuffer (replies as Buffers) at run time but does not declare them.
+// callBuffer('evalsha', …) is not an option with auto-pipelining: ioredis drops the command name of a
+// pipelined callBuffer (redis/ioredis#1923, open) and here crashed the process from a setImmediate.
+type ScriptCall = (script: string, numKeys: number, ...args: Arg[]) => Promise<unknown>;
+interface BufferScripting {
+  readonly evalshaBuffer: ScriptCall;
+  readonly evalBuffer: ScriptCall;
+}
 interface Waiter { start(): void; abort(err: StoreUnavailableError): void }
 
 export class RedisStore implements IdempotencyStore {
   readonly kind = 'redis';
   readonly #client: Redis;
+  readonly #scripts: BufferScripting;
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #waiters = new Set<Waiter>();
@@ -43,8 +52,13 @@ export class RedisStore implements IdempotencyStore {
       socketTimeout: this.#timeoutMs * 2,
       connectTimeout: Math.max(this.#timeoutMs, 1000),
       retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
+      // Commands issued in one event-loop turn go out in one write (and their replies come back in one
+      // read): a keyed POST costs two scripts, and a write per script was most of their cost.
+      enableAutoPipelining: true,
       protocol: 2,
     });
+    const client = this.#client as unknown as BufferScripting;
+    this.#scripts = { evalshaBuffer: client.evalshaBuffer.bind(client), evalBuffer: client.evalBuffer.bind(client) };
     // Without a listener ioredis prints every connection error; failures surface through #run.
     this.#client.on('error', () => {});
     this.#client.on('ready', () => {
@@ -69,7 +83,7 @@ export class RedisStore implements IdempotencyStore {
       // may not hold the script, and its NOSCRIPT reply may never be read once the connection is dropped
       // (a stalled Redis), which would leave the record in flight with nobody to undo it.
       abandoned = true;
-      this.#client.callBuffer('eval', [SCRIPTS.release.lua, 2, ...keys, token]).catch(() => {});
+      this.#scripts.evalBuffer(SCRIPTS.release.lua, 2, ...keys, token).catch(() => {});
     });
     return parseClaimReply(reply, token);
   }
@@ -115,11 +129,11 @@ export class RedisStore implements IdempotencyStore {
   /** mayRetry: false once the caller gave up, so a late NOSCRIPT never re-sends (e.g. a claim after its undo). */
   async #eval(s: Script, keys: [string, string], args: Arg[], mayRetry: () => boolean = () => true): Promise<unknown> {
     try {
-      return await this.#client.callBuffer('evalsha', [s.sha, 2, ...keys, ...args]);
+      return await this.#scripts.evalshaBuffer(s.sha, 2, ...keys, ...args);
     } catch (err) {
       // Scripts are cached per server; after a restart or failover the first call loads it again.
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT') || !mayRetry()) throw err;
-      return await this.#client.callBuffer('eval', [s.lua, 2, ...keys, ...args]);
+      return await this.#scripts.evalBuffer(s.lua, 2, ...keys, ...args);
     }
   }
 
