@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { fingerprintsEqual } from './fingerprint.js';
+import { expiresAtOf, packRecord, sameFingerprint, unpackCompletion } from './memory-record.js';
 import type {
   ClaimOptions, ClaimResult, Completion, Fingerprint, IdempotencyStore,
 } from './store.js';
@@ -30,29 +31,13 @@ interface InFlightRecord {
   leaseExpiresAt: number;
 }
 
-// Flat on purpose: one object per record plus its header list and body, rather than nested
-// completion/response objects and an array per header. Records live long and are many, so every
-// object less is less for the garbage collector to copy and mark.
-interface CompletedRecord {
-  readonly fingerprint: Fingerprint;
-  readonly expiresAt: number;
-  readonly kind: Completion['kind'];
-  /** outcome_unknown only */
-  readonly code: 'UPSTREAM_TIMEOUT' | 'UPSTREAM_OUTCOME_UNKNOWN' | undefined;
-  /** response only: status, [name, value, name, value, …], body */
-  readonly status: number;
-  readonly headers: readonly string[] | undefined;
-  readonly body: Buffer | undefined;
-}
-
-// Rough cost of the record object, its fingerprint strings and the cache's bookkeeping.
+// Rough cost of a record's Buffer object and the cache's bookkeeping, on top of its packed bytes.
 const RECORD_OVERHEAD_BYTES = 256;
-const HEADER_OVERHEAD_BYTES = 32;
 
 export class MemoryStore implements IdempotencyStore {
   readonly kind = 'memory';
   readonly #inFlight = new Map<string, InFlightRecord>();
-  readonly #completed: LRUCache<string, CompletedRecord>;
+  readonly #completed: LRUCache<string, Buffer>;
   readonly #onEvict: ((cause: EvictionCause) => void) | undefined;
   readonly #sweeper: NodeJS.Timeout;
   // lru-cache does not say which bound evicted an entry; see #store for how this is inferred.
@@ -65,7 +50,7 @@ export class MemoryStore implements IdempotencyStore {
       throw new RangeError(`maxBytes must be an integer of at least ${RECORD_OVERHEAD_BYTES * 4}`);
     }
     this.#onEvict = options.onEvict;
-    this.#completed = new LRUCache<string, CompletedRecord>({
+    this.#completed = new LRUCache<string, Buffer>({
       max: maxEntries,
       maxSize: maxBytes,
       sizeCalculation: recordSize,
@@ -75,7 +60,7 @@ export class MemoryStore implements IdempotencyStore {
         if (reason !== 'evict') return;
         const cause = this.#nextEvictCause;
         this.#nextEvictCause = 'bytes';
-        if (record.expiresAt > Date.now()) this.#onEvict?.(cause);
+        if (expiresAtOf(record) > Date.now()) this.#onEvict?.(cause);
       },
     });
     this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 60_000);
@@ -97,8 +82,8 @@ export class MemoryStore implements IdempotencyStore {
     }
     const done = this.#liveCompleted(id, now);
     if (done) {
-      if (!fingerprintsEqual(done.fingerprint, fingerprint)) return { kind: 'conflict' };
-      return { kind: 'completed', completion: completionOf(done) };
+      if (!sameFingerprint(done, fingerprint)) return { kind: 'conflict' };
+      return { kind: 'completed', completion: unpackCompletion(done) };
     }
     const token = randomUUID();
     this.#inFlight.set(id, {
@@ -125,7 +110,7 @@ export class MemoryStore implements IdempotencyStore {
     const flying = this.#liveInFlight(id, now);
     if (!flying || flying.token !== token) return false;
     this.#inFlight.delete(id);
-    this.#store(id, toRecord(flying, completion), now);
+    this.#store(id, flying, completion, now);
     return true;
   }
 
@@ -145,18 +130,19 @@ export class MemoryStore implements IdempotencyStore {
     this.#completed.clear();
   }
 
-  #store(id: string, record: CompletedRecord, now: number): void {
+  #store(id: string, flying: InFlightRecord, completion: Completion, now: number): void {
+    const { fingerprint, expiresAt } = flying;
     // A response bigger than the whole cache would be refused by lru-cache and the key would become
     // new again (a second execution). Keep the record as "response unavailable" instead: duplicates
     // get 409 and the upstream is not called twice, as for a response over maxResponseBytes.
-    let value = record;
+    let value = packRecord(fingerprint, expiresAt, completion);
     if (recordSize(value) > this.#completed.maxSize) {
-      value = unavailableRecord(record.fingerprint, record.expiresAt);
+      value = packRecord(fingerprint, expiresAt, { kind: 'response_unavailable' });
     }
     // lru-cache evicts for the entry count first (only when full), then for bytes.
     this.#nextEvictCause = this.#completed.size >= this.#completed.max ? 'entries' : 'bytes';
-    const status: LRUCache.Status<string, CompletedRecord> = {};
-    this.#completed.set(id, value, { ttl: Math.max(1, Math.ceil(record.expiresAt - now)), status });
+    const status: LRUCache.Status<string, Buffer> = {};
+    this.#completed.set(id, value, { ttl: Math.max(1, Math.ceil(expiresAt - now)), status });
     this.#nextEvictCause = 'bytes';
     if (status.maxEntrySizeExceeded) this.#onEvict?.('bytes');
   }
@@ -170,10 +156,10 @@ export class MemoryStore implements IdempotencyStore {
     return record;
   }
 
-  #liveCompleted(id: string, now: number): CompletedRecord | undefined {
+  #liveCompleted(id: string, now: number): Buffer | undefined {
     const record = this.#completed.get(id);
     // lru-cache keeps its own clock; the record's wall-clock expiry is the one the contract promises.
-    if (record && record.expiresAt <= now) {
+    if (record && expiresAtOf(record) <= now) {
       this.#completed.delete(id);
       return undefined;
     }
@@ -192,43 +178,6 @@ function recordId(tenant: string, key: string): string {
   return `${tenant}\0${key}`;
 }
 
-function recordSize(record: CompletedRecord): number {
-  const { fingerprint, headers, body } = record;
-  let size = RECORD_OVERHEAD_BYTES + fingerprint.method.length + fingerprint.target.length + fingerprint.bodySha256.length;
-  if (body) size += body.length;
-  if (headers) for (let i = 0; i < headers.length; i += 2) size += HEADER_OVERHEAD_BYTES + (headers[i] as string).length + (headers[i + 1] as string).length;
-  return size;
-}
-
-// Copies in and out so that neither the owner nor a replay can change a stored record through a
-// shared Buffer or array (the Redis store gets this for free).
-function toRecord(flying: InFlightRecord, completion: Completion): CompletedRecord {
-  const { fingerprint, expiresAt } = flying;
-  switch (completion.kind) {
-    case 'response': {
-      const { status, headers, body } = completion.response;
-      const flat: string[] = [];
-      for (const [name, value] of headers) flat.push(name, value);
-      return { fingerprint, expiresAt, kind: 'response', code: undefined, status, headers: flat, body: Buffer.from(body) };
-    }
-    case 'outcome_unknown':
-      return { fingerprint, expiresAt, kind: 'outcome_unknown', code: completion.code, status: 0, headers: undefined, body: undefined };
-    case 'response_unavailable':
-      return unavailableRecord(fingerprint, expiresAt);
-  }
-}
-
-function unavailableRecord(fingerprint: Fingerprint, expiresAt: number): CompletedRecord {
-  return { fingerprint, expiresAt, kind: 'response_unavailable', code: undefined, status: 0, headers: undefined, body: undefined };
-}
-
-function completionOf(record: CompletedRecord): Completion {
-  const { headers, body } = record;
-  if (record.kind === 'response' && headers && body) {
-    const pairs: Array<readonly [string, string]> = [];
-    for (let i = 0; i < headers.length; i += 2) pairs.push([headers[i] as string, headers[i + 1] as string]);
-    return { kind: 'response', response: { status: record.status, headers: pairs, body: Buffer.from(body) } };
-  }
-  if (record.kind === 'outcome_unknown' && record.code) return { kind: 'outcome_unknown', code: record.code };
-  return { kind: 'response_unavailable' };
+function recordSize(record: Buffer): number {
+  return RECORD_OVERHEAD_BYTES + record.length;
 }
