@@ -6,8 +6,12 @@ import net from 'node:net';
 export interface Reply {
   readonly status: number;
   readonly headers: http.IncomingHttpHeaders;
+  /** the response header lines as received */
+  readonly rawHeaders: readonly string[];
   readonly body: Buffer;
   readonly text: string;
+  /** milliseconds from send to the end of the response */
+  readonly ms: number;
   json<T = Record<string, unknown>>(): T;
 }
 
@@ -22,16 +26,26 @@ export interface RequestSpec {
   readonly timeoutMs?: number;
 }
 
-export function request(baseUrl: string, spec: RequestSpec = {}): Promise<Reply> {
+export interface InFlightRequest {
+  readonly reply: Promise<Reply>;
+  /** destroys the client socket (a client that goes away mid-flight) */
+  abort(): void;
+}
+
+/** One request to baseUrl (an IPv6 literal in brackets works too); Host is added unless spec sends one. */
+export function startRequest(baseUrl: string, spec: RequestSpec = {}): InFlightRequest {
   const url = new URL(spec.path ?? '/', baseUrl);
   const flat: string[] = [];
   // With a header array Node adds no Host line itself.
   if (!(spec.headers ?? []).some(([k]) => k.toLowerCase() === 'host')) flat.push('Host', url.host);
   for (const [k, v] of spec.headers ?? []) flat.push(k, v);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
+  const started = Date.now();
+  let req: http.ClientRequest | undefined;
+  const reply = new Promise<Reply>((resolve, reject) => {
+    req = http.request(
       {
-        host: url.hostname,
+        // URL keeps the brackets of an IPv6 literal; a socket address has none.
+        host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
         port: url.port,
         method: spec.method ?? 'GET',
         path: spec.path ?? '/',
@@ -44,15 +58,29 @@ export function request(baseUrl: string, spec: RequestSpec = {}): Promise<Reply>
         res.on('end', () => {
           const body = Buffer.concat(chunks);
           const text = body.toString('utf8');
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, json: <T>() => JSON.parse(text) as T });
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            rawHeaders: res.rawHeaders,
+            body,
+            text,
+            ms: Date.now() - started,
+            json: <T>() => JSON.parse(text) as T,
+          });
         });
         res.on('error', reject);
+        res.on('aborted', () => reject(new Error('response aborted')));
       },
     );
-    req.setTimeout(spec.timeoutMs ?? 10_000, () => req.destroy(new Error('client timeout')));
+    req.setTimeout(spec.timeoutMs ?? 10_000, () => req?.destroy(new Error('client timeout')));
     req.on('error', reject);
     req.end(spec.body);
   });
+  return { reply, abort: () => req?.destroy() };
+}
+
+export function request(baseUrl: string, spec: RequestSpec = {}): Promise<Reply> {
+  return startRequest(baseUrl, spec).reply;
 }
 
 /** Writes raw bytes, returns everything the server sent until it closed or timeoutMs passed. */

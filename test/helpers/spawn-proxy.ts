@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { Redis } from 'ioredis';
+import { startRequest, type InFlightRequest, type Reply, type RequestSpec } from './http-client.js';
 import { writeConfigDir, type ProxyOptions } from './start-proxy.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -126,9 +127,11 @@ export interface SpawnOptions extends ProxyOptions {
   readonly startTimeoutMs?: number;
 }
 
-interface ListeningLine {
-  readonly proxy: { readonly port: number };
-  readonly admin: { readonly port: number };
+/** custody-proxy's `custody-proxy listening` log line; only the ports are checked. */
+export interface ListeningLine {
+  readonly level?: string;
+  readonly proxy: { readonly port: number; readonly address?: string };
+  readonly admin: { readonly port: number; readonly address?: string };
 }
 
 function isListening(v: unknown): v is ListeningLine {
@@ -137,6 +140,41 @@ function isListening(v: unknown): v is ListeningLine {
   const hasPort = (x: unknown): boolean =>
     typeof x === 'object' && x !== null && typeof (x as Record<string, unknown>)['port'] === 'number';
   return o['msg'] === 'custody-proxy listening' && hasPort(o['proxy']) && hasPort(o['admin']);
+}
+
+/**
+ * Resolves with the listening line from a custody-proxy child's stdout (call it before any output
+ * can arrive); rejects after timeoutMs or when the child exits first, with context() in the message.
+ */
+export function waitForListening(child: ChildProcess, timeoutMs: number, context: () => string): Promise<ListeningLine> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => finish(new Error(`no listening line within ${timeoutMs} ms\n${context()}`)), timeoutMs);
+    const onData = (c: Buffer | string): void => {
+      buffered += String(c);
+      for (const line of buffered.split('\n')) {
+        if (!line.includes('custody-proxy listening')) continue;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (isListening(parsed)) finish(undefined, parsed);
+      }
+    };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
+      finish(new Error(`custody-proxy exited (${code ?? signal}) before listening\n${context()}`));
+    function finish(err: Error | undefined, value?: ListeningLine): void {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else if (value) resolve(value);
+    }
+    child.stdout?.on('data', onData);
+    child.once('exit', onExit);
+  });
 }
 
 export function assertBuilt(): void {
@@ -174,34 +212,7 @@ export async function spawnProxy(t: Test, options: SpawnOptions): Promise<Spawne
   child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr?.setEncoding('utf8').on('data', (c: string) => (err += c));
 
-  const listening = await new Promise<ListeningLine>((resolve, reject) => {
-    const timeoutMs = options.startTimeoutMs ?? 30_000;
-    const timer = setTimeout(() => done(new Error(`no listening line within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`)), timeoutMs);
-    const onData = (): void => {
-      for (const line of out.split('\n')) {
-        if (!line.includes('custody-proxy listening')) continue;
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(line);
-        } catch {
-          continue;
-        }
-        if (isListening(parsed)) done(undefined, parsed);
-      }
-    };
-    const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
-      done(new Error(`custody-proxy exited (${code ?? signal}) before listening\nstdout: ${out}\nstderr: ${err}`));
-    function done(e: Error | undefined, value?: ListeningLine): void {
-      clearTimeout(timer);
-      child.stdout?.off('data', onData);
-      child.off('exit', onExit);
-      if (e) reject(e);
-      else if (value) resolve(value);
-    }
-    child.stdout?.on('data', onData);
-    child.once('exit', onExit);
-    onData();
-  });
+  const listening = await waitForListening(child, options.startTimeoutMs ?? 30_000, () => `stdout: ${out}\nstderr: ${err}`);
 
   return {
     pid,
@@ -394,68 +405,14 @@ export function gate(): Gate {
   return { wait, open };
 }
 
-export interface CallReply {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly rawHeaders: readonly string[];
-  readonly body: Buffer;
-  readonly text: string;
-  /** milliseconds from send to the end of the response */
-  readonly ms: number;
-  json(): Record<string, unknown>;
-}
-
-export interface CallSpec {
-  readonly method?: string;
-  readonly path?: string;
-  /** flat [name, value] pairs sent as separate lines */
-  readonly headers?: ReadonlyArray<readonly [string, string]>;
-  readonly body?: string | Buffer;
-  readonly timeoutMs?: number;
-}
-
-export interface InFlightCall {
-  readonly reply: Promise<CallReply>;
-  /** destroys the client socket (a client that goes away mid-flight) */
-  abort(): void;
-}
+export type CallReply = Reply;
+export type CallSpec = Omit<RequestSpec, 'agent'>;
+export type InFlightCall = InFlightRequest;
 
 /** One request on a fresh connection to 127.0.0.1, keeping the raw response header lines. */
 export function startCall(baseUrl: string, spec: CallSpec = {}): InFlightCall {
-  const url = new URL(spec.path ?? '/', baseUrl);
-  if (url.hostname !== '127.0.0.1') throw new Error('tests only talk to 127.0.0.1');
-  const flat: string[] = ['Host', url.host];
-  for (const [k, v] of spec.headers ?? []) flat.push(k, v);
-  const started = Date.now();
-  let req: http.ClientRequest | undefined;
-  const reply = new Promise<CallReply>((resolve, reject) => {
-    req = http.request(
-      { host: '127.0.0.1', port: url.port, method: spec.method ?? 'GET', path: spec.path ?? '/', headers: flat, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks);
-          const text = body.toString('utf8');
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            rawHeaders: res.rawHeaders,
-            body,
-            text,
-            ms: Date.now() - started,
-            json: () => JSON.parse(text) as Record<string, unknown>,
-          });
-        });
-        res.on('error', reject);
-        res.on('aborted', () => reject(new Error('response aborted')));
-      },
-    );
-    req.setTimeout(spec.timeoutMs ?? 15_000, () => req?.destroy(new Error('client timeout')));
-    req.on('error', reject);
-    req.end(spec.body);
-  });
-  return { reply, abort: () => req?.destroy() };
+  if (new URL(spec.path ?? '/', baseUrl).hostname !== '127.0.0.1') throw new Error('tests only talk to 127.0.0.1');
+  return startRequest(baseUrl, { timeoutMs: 15_000, ...spec });
 }
 
 export function call(baseUrl: string, spec: CallSpec = {}): Promise<CallReply> {

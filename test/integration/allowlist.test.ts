@@ -3,7 +3,6 @@
 // lines, right to left, spoofed prefixes, all-trusted, unparsable entries), headers never believed,
 // the 403 body, and no `100 Continue` before the allowlist passed. Upstream receipt checked each time.
 import t, { type Test } from 'tap';
-import http from 'node:http';
 import net from 'node:net';
 import { startUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { startProxy, type TestProxy } from '../helpers/start-proxy.js';
@@ -33,25 +32,9 @@ async function setup(t: Test, ipAllowList: string[] | null | undefined, config?:
   return { proxy, upstream };
 }
 
-/** Like the helper's request(), but to any literal host (the helper cannot reach [::1]). */
+/** request() to a literal loopback host of either family, e.g. ::1. */
 function requestAt(host: string, port: number, path: string, headers: ReadonlyArray<readonly [string, string]>): Promise<Reply> {
-  const flat: string[] = ['Host', net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`];
-  for (const [k, v] of headers) flat.push(k, v);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host, port, path, method: 'GET', headers: flat, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const text = body.toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, json: <T>() => JSON.parse(text) as T });
-      });
-      res.on('error', reject);
-    });
-    req.setTimeout(5000, () => req.destroy(new Error('client timeout')));
-    req.on('error', reject);
-    req.end();
-  });
+  return request(`http://${net.isIPv6(host) ? `[${host}]` : host}:${port}`, { path, headers, timeoutMs: 5000 });
 }
 
 const get = (env: Env, headers: ReadonlyArray<readonly [string, string]> = []): Promise<Reply> =>

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startUpstream } from '../helpers/recording-upstream.js';
 import { request } from '../helpers/http-client.js';
+import { waitForListening } from '../helpers/spawn-proxy.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'custody-proxy.js');
@@ -180,51 +181,6 @@ t.test('serve: an invalid credentials document → exit 1, never listens', async
   t.notMatch(r.stdout, 'custody-proxy listening', 'no listening line');
 });
 
-interface ListeningLine {
-  msg: string;
-  level: string;
-  proxy: { port: number; address: string };
-  admin: { port: number; address: string };
-}
-
-function isListening(v: unknown): v is ListeningLine {
-  if (typeof v !== 'object' || v === null) return false;
-  const o = v as Record<string, unknown>;
-  const port = (x: unknown): boolean => typeof x === 'object' && x !== null && typeof (x as Record<string, unknown>)['port'] === 'number';
-  return o['msg'] === 'custody-proxy listening' && port(o['proxy']) && port(o['admin']);
-}
-
-/** Resolves with the parsed listening line from stdout, or rejects after timeoutMs / on exit. */
-function waitForListening(child: ChildProcess, timeoutMs: number): Promise<ListeningLine> {
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    const timer = setTimeout(() => finish(new Error(`no listening line within ${timeoutMs} ms: ${buffered}`)), timeoutMs);
-    const onData = (c: Buffer): void => {
-      buffered += c.toString('utf8');
-      for (const line of buffered.split('\n')) {
-        if (!line.includes('custody-proxy listening')) continue;
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(line);
-        } catch {
-          continue;
-        }
-        if (isListening(parsed)) finish(undefined, parsed);
-      }
-    };
-    const onExit = (code: number | null): void => finish(new Error(`exited (${code}) before listening: ${buffered}`));
-    function finish(err: Error | undefined, value?: ListeningLine): void {
-      clearTimeout(timer);
-      child.stdout?.off('data', onData);
-      child.off('exit', onExit);
-      if (err) reject(err);
-      else if (value) resolve(value);
-    }
-    child.stdout?.on('data', onData);
-    child.once('exit', onExit);
-  });
-}
-
 t.test('serve: listens, proxies a request, exits 0 on SIGTERM', async (t) => {
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());
@@ -240,7 +196,7 @@ t.test('serve: listens, proxies a request, exits 0 on SIGTERM', async (t) => {
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
 
-  const listening = await waitForListening(child, 60_000);
+  const listening = await waitForListening(child, 60_000, () => `stdout: ${stdout}\nstderr: ${stderr}`);
   t.equal(listening.level, 'info');
   t.equal(listening.proxy.address, '127.0.0.1');
   t.ok(listening.proxy.port > 0, 'the proxy port is reported');
