@@ -56,3 +56,12 @@ export function writeCustodySetup(dir: string, upstreamUrl: string, credentialCo
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   return { configFile, authorization: `Bearer ${used.keyId}:${used.secret}`, tenantId: used.tenant, credentialCount };
 }
+
+/** The tenant the bench upstream echoes in its JSON answer (undefined when the text is not its JSON). */
+export function echoedTenant(text: string): unknown {
+  try {
+    return (JSON.parse(text) as Record<string, unknown>)['tenant'];
+  } catch {
+    return undefined;
+  }
+}

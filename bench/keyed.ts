@@ -11,10 +11,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { compileChildren, ensureDist } from './build.js';
-import { writeCustodySetup, type CustodySetup, type IdempotencySection } from './custody-setup.js';
+import { echoedTenant, writeCustodySetup, type CustodySetup, type IdempotencySection } from './custody-setup.js';
 import { runLoad, type LoadResult } from './load.js';
 import { cpuSeconds, installCleanup, startChild, stopAll, waitForLine, type Child } from './processes.js';
-import { median } from './report.js';
+import { alternateRounds, invalidRounds, invalidWarning, median } from './report.js';
 import { readSettings, type Settings } from './settings.js';
 
 const PATH = '/v1/vaults';
@@ -27,7 +27,6 @@ const TARGETS = { 'keyed-memory': 0.85, 'keyed-redis': 0.6 } as const;
 const BODY = JSON.stringify({ asset: 'BTC', label: 'bench vault', policy: { quorum: 2, signers: 3 }, ref: 'bench-0000000000000000' });
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (text: string): void => void process.stdout.write(`${text}\n`);
 
 type Case = 'unkeyed' | 'keyed-memory' | 'keyed-redis';
@@ -105,12 +104,7 @@ async function post(p: Proxy, key: string | undefined): Promise<{ status: number
   if (key !== undefined) headers['idempotency-key'] = key;
   const res = await fetch(p.url + PATH, { method: 'POST', headers, body: BODY, signal: AbortSignal.timeout(5000) });
   const text = await res.text();
-  let tenant: unknown;
-  try {
-    tenant = (JSON.parse(text) as Record<string, unknown>)['tenant'];
-  } catch {
-    tenant = undefined;
-  }
+  const tenant = echoedTenant(text);
   return { status: res.status, replayed: res.headers.get('idempotent-replayed'), tenant };
 }
 
@@ -294,20 +288,12 @@ async function bench(settings: Settings, logDir: string, redis: Redis, keyPrefix
   }
   log('');
   log(header());
-  const rounds: KeyedRound[] = [];
-  for (let round = 1; round <= settings.rounds; round++) {
-    for (const c of CASES) {
-      await sleep(300);
-      const r = await measure(s, c, round, settings, keyOf, pid);
-      rounds.push(r);
-      log(roundLine(r));
-    }
-  }
+  const rounds = await alternateRounds(settings.rounds, CASES, (c, round) => measure(s, c, round, settings, keyOf, pid), (r) => log(roundLine(r)));
   const summary = summarize(rounds);
-  const invalid = rounds.filter((r) => r.non2xx > 0 || r.errors > 0);
+  const invalid = invalidRounds(rounds);
   log('');
   log(formatSummary(summary));
-  if (invalid.length > 0) log(`\nWARNING: ${invalid.length} round(s) had non-2xx answers or errors; the figures are not comparable.`);
+  if (invalid.length > 0) log(invalidWarning(invalid.length));
   const loadAverageAtEnd = os.loadavg();
   log(`load average at start ${loadAverageAtStart.map((n) => n.toFixed(2)).join(' ')}, at end ${loadAverageAtEnd.map((n) => n.toFixed(2)).join(' ')}`);
   const resultsDir = path.join(root, 'bench', 'results');

@@ -41,6 +41,37 @@ export interface Summary {
   readonly meetsTarget: { readonly reqPerSec: boolean; readonly cpuPerReq: boolean };
 }
 
+/**
+ * Rounds 1..rounds, and in each every case in order with a 300 ms pause before it, so slow drift on
+ * the machine hits all cases alike. Logs each round's line as it comes.
+ */
+export async function alternateRounds<C, R>(
+  rounds: number,
+  cases: readonly C[],
+  measure: (c: C, round: number) => Promise<R>,
+  logLine: (r: R) => void,
+): Promise<R[]> {
+  const results: R[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const c of cases) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const r = await measure(c, round);
+      results.push(r);
+      logLine(r);
+    }
+  }
+  return results;
+}
+
+/** Rounds with a non-2xx answer or an error: their figures are not comparable. */
+export function invalidRounds<R extends { readonly non2xx: number; readonly errors: number }>(rounds: readonly R[]): R[] {
+  return rounds.filter((r) => r.non2xx > 0 || r.errors > 0);
+}
+
+export function invalidWarning(count: number): string {
+  return `\nWARNING: ${count} round(s) had non-2xx answers or errors; the figures are not comparable.`;
+}
+
 export function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
   if (s.length === 0) return Number.NaN;

@@ -8,13 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { compileChildren, ensureDist } from './build.js';
 import { runLoad } from './load.js';
 import { cpuSeconds, installCleanup, stopAll, type Child } from './processes.js';
-import { formatSummary, roundHeader, roundLine, summarize, TARGETS, type Round, type Summary, type Target } from './report.js';
+import { alternateRounds, formatSummary, invalidRounds, invalidWarning, roundHeader, roundLine, summarize, TARGETS, type Round, type Summary, type Target } from './report.js';
 import { readSettings, type Settings } from './settings.js';
 import { preflight, startTargets, type Started } from './targets.js';
 
 const PATH = '/v1/vaults';
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (text: string): void => void process.stdout.write(`${text}\n`);
 
 function targetOf(s: Started, t: Target): { child: Child; url: string } {
@@ -92,20 +91,12 @@ async function bench(settings: Settings, logDir: string): Promise<void> {
   await warmUp(started, settings);
   log('');
   log(roundHeader());
-  const rounds: Round[] = [];
-  for (let round = 1; round <= settings.rounds; round++) {
-    for (const t of TARGETS) {
-      await sleep(300);
-      const r = await measure(started, settings, t, round);
-      rounds.push(r);
-      log(roundLine(r));
-    }
-  }
+  const rounds = await alternateRounds(settings.rounds, TARGETS, (t, round) => measure(started, settings, t, round), (r) => log(roundLine(r)));
   const summary = summarize(rounds);
-  const invalid = rounds.filter((r) => r.non2xx > 0 || r.errors > 0);
+  const invalid = invalidRounds(rounds);
   log('');
   log(formatSummary(summary));
-  if (invalid.length > 0) log(`\nWARNING: ${invalid.length} round(s) had non-2xx answers or errors; the figures are not comparable.`);
+  if (invalid.length > 0) log(invalidWarning(invalid.length));
   const elapsedS = writeResults({ settings, loadAverageAtStart, rounds, summary, valid: invalid.length === 0, startedAt: t0 });
   log(`\nwrote bench/results/latest.json (${elapsedS.toFixed(0)} s)`);
   if (invalid.length > 0) process.exitCode = 1;

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startChild, waitForLine, type Child } from './processes.js';
-import { writeCustodySetup, type CustodySetup } from './custody-setup.js';
+import { echoedTenant, writeCustodySetup, type CustodySetup } from './custody-setup.js';
 
 const READY_TIMEOUT_MS = 20_000;
 
@@ -68,12 +68,7 @@ export async function startTargets(o: StartOptions): Promise<Started> {
 async function get(url: string, authorization: string | undefined): Promise<{ status: number; tenant: unknown }> {
   const res = await fetch(url, { headers: authorization ? { authorization } : {}, signal: AbortSignal.timeout(5000) });
   const text = await res.text();
-  let tenant: unknown;
-  try {
-    tenant = (JSON.parse(text) as Record<string, unknown>)['tenant'];
-  } catch {
-    tenant = undefined;
-  }
+  const tenant = echoedTenant(text);
   return { status: res.status, tenant };
 }
 
