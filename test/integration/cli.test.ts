@@ -97,16 +97,19 @@ t.test('check: a valid config and credentials document → exit 0', async (t) =>
   t.equal(r.stderr, '', 'nothing on stderr');
 });
 
+/** Every problem in BAD_CONFIG, as `check` and `serve` must both report it. */
+const BAD_CONFIG_PROBLEMS: ReadonlyArray<readonly [string, string]> = [
+  ['listen', '"nowhere"'],
+  ['upstream.tiemout', 'unknown key'],
+  ['trustedProxies[0]', '"1.2.3"'],
+  ['idempotency.ttl', '"1d"'],
+  ['idempotency.maxRequestBytes', '"1MB"'],
+];
+
 t.test('check: an invalid config → exit 1, every problem as `path: message` on stderr', async (t) => {
   const r = await runCli(t, ['check', '--config', BAD_CONFIG]);
   t.equal(r.code, 1);
-  expectProblems(t, r.stderr, [
-    ['listen', '"nowhere"'],
-    ['upstream.tiemout', 'unknown key'],
-    ['trustedProxies[0]', '"1.2.3"'],
-    ['idempotency.ttl', '"1d"'],
-    ['idempotency.maxRequestBytes', '"1MB"'],
-  ]);
+  expectProblems(t, r.stderr, BAD_CONFIG_PROBLEMS);
   t.equal(lines(r.stderr).length, 5, `exactly the five problems:\n${r.stderr}`);
   for (const l of lines(r.stderr)) t.match(l, /^[A-Za-z_()][\w.[\]()]*: \S/, `path: message form: ${l}`);
   t.notMatch(r.stdout, /^ok/m, 'no ok line');
@@ -158,13 +161,7 @@ t.test('check: $CUSTODY_PROXY_CONFIG is used when --config is absent', async (t)
 t.test('serve: an invalid config → exit 1 with every problem, never listens', async (t) => {
   const r = await runCli(t, ['serve', '--config', BAD_CONFIG]);
   t.equal(r.code, 1);
-  expectProblems(t, r.stderr, [
-    ['listen', '"nowhere"'],
-    ['upstream.tiemout', 'unknown key'],
-    ['trustedProxies[0]', '"1.2.3"'],
-    ['idempotency.ttl', '"1d"'],
-    ['idempotency.maxRequestBytes', '"1MB"'],
-  ]);
+  expectProblems(t, r.stderr, BAD_CONFIG_PROBLEMS);
   t.notMatch(r.stdout, 'listening');
 });
 
