@@ -24,6 +24,7 @@ function createStdout(): pino.DestinationStream {
 export interface AccessLog {
   readonly infoEnabled: boolean;
   readonly errorEnabled: boolean;
+  /** one serialised line, without its newline */
   write(line: string): void;
   flush(): void;
 }
@@ -64,7 +65,7 @@ export function createLoggers(level: string, destination?: pino.DestinationStrea
     access: {
       infoEnabled: logger.isLevelEnabled('info'),
       errorEnabled: logger.isLevelEnabled('error'),
-      write: batchAccess ? (line) => batch.write(line) : (line) => dest.write(line),
+      write: batchAccess ? (line) => batch.write(line) : (line) => dest.write(`${line}\n`),
       flush: () => batch.flush(),
     },
   };

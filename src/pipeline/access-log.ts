@@ -38,5 +38,5 @@ export function recordAccess(ctx: RequestContext, log: AccessLog, metrics: Metri
     clientIp: ctx.clientIp === undefined ? req.socket.remoteAddress : (ctx.clientIp?.text ?? null),
     msg: 'request',
   };
-  log.write(`${JSON.stringify(line)}\n`);
+  log.write(JSON.stringify(line));
 }
