@@ -41,3 +41,19 @@ t.test('secretMatches', async (t) => {
 t.test('the dummy digest (unknown key id) never matches', async (t) => {
   for (const s of ['', 'x', 'sk_test_right', 'dummy']) t.equal(secretMatches(s, undefined), false, JSON.stringify(s));
 });
+
+t.test('secretMatches is exact for digests holding every byte value (the digest passes through a latin1 string)', async (t) => {
+  const seen = new Set<number>();
+  let mismatches = 0;
+  for (let i = 0; i < 2000; i++) {
+    const secret = `sk_live_${i}_${'é'.repeat(i % 5)}`;
+    const stored = createHash('sha256').update(secret, 'utf8').digest();
+    for (const b of stored) seen.add(b);
+    if (!secretMatches(secret, stored)) mismatches++;
+    const flipped = Buffer.from(stored);
+    flipped[i % 32] = (flipped[i % 32] ?? 0) ^ 0x80;
+    if (secretMatches(secret, flipped)) mismatches++;
+  }
+  t.equal(seen.size, 256, 'the digests covered all 256 byte values');
+  t.equal(mismatches, 0, 'right secrets match, a digest with one flipped high bit never does');
+});
