@@ -1,7 +1,8 @@
 // Every metric in one place (SPEC §11): names `custody_proxy_*`, durations in seconds, labels bounded
 // (outcome codes, status classes, reasons from fixed lists; never key ids, IPs or paths). Each app
 // instance owns its registry so tests can run several side by side.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { RequestCounter, RequestHistogram } from './request-metrics.js';
 
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -11,26 +12,27 @@ export function createMetrics(options: { processMetrics: boolean } = { processMe
   const registers = [registry];
   return {
     registry,
-    requests: new Counter({
-      name: 'custody_proxy_requests_total',
-      help: 'Requests handled, by outcome (ok, replayed or an error code) and response status class',
-      labelNames: ['outcome', 'status_class'] as const,
-      registers,
-    }),
-    requestDuration: new Histogram({
-      name: 'custody_proxy_request_duration_seconds',
-      help: 'Time from request arrival to the end of the response',
-      labelNames: ['outcome'] as const,
-      buckets: DURATION_BUCKETS,
-      registers,
-    }),
-    upstreamDuration: new Histogram({
-      name: 'custody_proxy_upstream_duration_seconds',
-      help: 'Time from forwarding to the end of the upstream response',
-      labelNames: ['status_class'] as const,
-      buckets: DURATION_BUCKETS,
-      registers,
-    }),
+    // The three updated on every request: array increments, read by prom-client at scrape time.
+    requests: new RequestCounter(
+      'custody_proxy_requests_total',
+      'Requests handled, by outcome (ok, replayed or an error code) and response status class',
+      ['outcome', 'status_class'],
+      registry,
+    ),
+    requestDuration: new RequestHistogram(
+      'custody_proxy_request_duration_seconds',
+      'Time from request arrival to the end of the response',
+      'outcome',
+      DURATION_BUCKETS,
+      registry,
+    ),
+    upstreamDuration: new RequestHistogram(
+      'custody_proxy_upstream_duration_seconds',
+      'Time from forwarding to the end of the upstream response',
+      'status_class',
+      DURATION_BUCKETS,
+      registry,
+    ),
     authFailures: new Counter({
       name: 'custody_proxy_auth_failures_total',
       help: 'Rejected authentications by reason',
@@ -88,9 +90,8 @@ function child<T>(metric: object, key: string, make: () => T): T {
 
 /** The per-request counter and duration histogram. */
 export function recordRequest(metrics: Metrics, outcome: string, cls: string, seconds: number): void {
-  const { requests, requestDuration } = metrics;
-  child(requests, `${outcome} ${cls}`, () => requests.labels({ outcome, status_class: cls })).inc();
-  child(requestDuration, outcome, () => requestDuration.labels({ outcome })).observe(seconds);
+  metrics.requests.inc(outcome, cls);
+  metrics.requestDuration.observe(outcome, seconds);
 }
 
 /** One idempotency outcome (stored, replayed, conflict, …). */
@@ -99,12 +100,13 @@ export function countIdempotency(metrics: Metrics, outcome: string): void {
   child(idempotency, outcome, () => idempotency.labels({ outcome })).inc();
 }
 
+const STATUS_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
 export function statusClass(status: number): string {
-  return status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other';
+  return status >= 100 && status < 600 ? (STATUS_CLASSES[Math.floor(status / 100)] ?? 'other') : 'other';
 }
 
 /** The upstream duration histogram. */
 export function recordUpstream(metrics: Metrics, cls: string, seconds: number): void {
-  const { upstreamDuration } = metrics;
-  child(upstreamDuration, cls, () => upstreamDuration.labels({ status_class: cls })).observe(seconds);
+  metrics.upstreamDuration.observe(cls, seconds);
 }
