@@ -115,6 +115,9 @@ export class Forwarder {
       selfHandleResponse: true,
       // keeps req.url as sent: without it http-proxy-3 re-parses and normalises the path
       toProxy: true,
+      // The path is set in onProxyReq (and bufferedBody) from basePath + the checked target; without
+      // this http-proxy-3 parses the target's own path with new URL() on every request, for nothing.
+      prependPath: false,
       xfwd: false,
       ws: false,
     });
@@ -138,7 +141,7 @@ export class Forwarder {
       }
       this.proxy.web(ctx.req, ctx.res, {}, (err) => this.onError(p, err));
       // A client that goes away mid-exchange: http-proxy-3 destroys the upstream request itself.
-      ctx.res.once('close', () => {
+      ctx.res.on('close', () => {
         if (!p.settled) this.settle(p, { kind: 'failed', failure: { code: 'UPSTREAM_OUTCOME_UNKNOWN', sent: p.connected, reason: 'client_closed' } });
       });
     });
@@ -213,11 +216,11 @@ export class Forwarder {
     // Settled when the upstream's answer is complete, whatever the client does after: an idempotent
     // record can be completed even if this client has gone away.
     let finish = (): void => {};
-    proxyRes.once('end', () => {
+    proxyRes.on('end', () => {
       const body = chunks && !overflow ? Buffer.concat(chunks, captured) : undefined;
       this.settle(p, { kind: 'response', status, headers, body, finish });
     });
-    proxyRes.once('close', () => {
+    proxyRes.on('close', () => {
       if (!proxyRes.complete) this.onError(p, Object.assign(new Error('upstream response cut'), { code: 'ECONNRESET' }));
     });
     if (ctx.res.destroyed) {

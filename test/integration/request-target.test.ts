@@ -155,3 +155,24 @@ t.test('absolute-form whose Host agrees with it is refused or forwarded in origi
     t.same(upstream.headerLines(upstream.requests[before]!, 'host'), [`127.0.0.1:${upstream.port}`], 'Host is the upstream');
   }
 });
+
+t.test('an upstream URL with a path: every target is forwarded below it, GET and keyed POST alike', async (t) => {
+  const prefixed = await startProxy({ upstreamUrl: `${upstream.url}/custody/api/`, credentialsYaml: credentialsYaml([{ id: key.tenant }], [key]) });
+  t.teardown(() => prefixed.close());
+  const cases: ReadonlyArray<readonly [string, string | undefined]> = [
+    ['/v1/vaults?x=1&y=', undefined],
+    ['/v1/vaults?', undefined],
+    ['/', undefined],
+    ['/v1/withdrawals?a=b', 'prefix-key-1'],
+  ];
+  for (const [target, idempotencyKey] of cases) {
+    const before = upstream.requests.length;
+    const lines = [`${idempotencyKey === undefined ? 'GET' : 'POST'} ${target} HTTP/1.1`, `Host: 127.0.0.1:${prefixed.port}`, `Authorization: ${bearer(key)}`];
+    if (idempotencyKey !== undefined) lines.push(`Idempotency-Key: ${idempotencyKey}`, 'Content-Length: 2');
+    lines.push('Connection: close', '', idempotencyKey === undefined ? '' : '{}');
+    const r = parseResponses(await rawRequest(prefixed.port, Buffer.from(lines.join('\r\n'), 'latin1'), 3000))[0];
+    t.equal(r?.status, 200, `${target}: 200`);
+    t.equal(upstream.requests.length, before + 1, `${target}: upstream called once`);
+    t.equal(upstream.requests[before]?.url, `/custody/api${target}`, `${target}: upstream received it below its own path`);
+  }
+});
