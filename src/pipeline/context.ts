@@ -1,7 +1,7 @@
 // The per-request context every stage reads and fills in. Built once per request from one pass over
 // the raw header lines, which is the only place duplicate Authorization or Idempotency-Key lines can be
 // seen (Node keeps only the first Authorization in req.headers).
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Credential } from '../credentials/snapshot.js';
 import type { CredentialsSnapshot } from '../credentials/snapshot.js';
@@ -43,8 +43,20 @@ export interface RequestContext {
 
 const NO_KEYS: readonly string[] = Object.freeze([]);
 
+// 128 random bits per id, taken from a pool refilled 256 ids at a time. (randomUUID plus removing its
+// dashes built about twenty intermediate strings per request.)
+const ID_BYTES = 16;
+const idPool = Buffer.alloc(ID_BYTES * 256);
+let idAt = idPool.length;
+
 export function newRequestId(): string {
-  return `req_${randomUUID().replaceAll('-', '')}`;
+  if (idAt === idPool.length) {
+    randomFillSync(idPool);
+    idAt = 0;
+  }
+  const hex = idPool.toString('hex', idAt, idAt + ID_BYTES);
+  idAt += ID_BYTES;
+  return `req_${hex}`;
 }
 
 export function createContext(

@@ -39,7 +39,8 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
   const { registry, stages, terminal, logger, accessLog, metrics } = deps;
   return (req, res, expectContinue) => {
     const ctx = createContext(req, res, registry.current, expectContinue);
-    res.once('close', () => recordAccess(ctx, accessLog, metrics));
+    // `on`, not `once`: a response closes once, and once() would wrap the listener on every request.
+    res.on('close', () => recordAccess(ctx, accessLog, metrics));
     // Framing before everything: HTTP/1.1 needs exactly one Host (RFC 9112 §3.2), and a request
     // whose authority is ambiguous is not checked or forwarded at all.
     // HTTP/0.9-style request lines (no version) are parsed by Node yet never legitimate here.
