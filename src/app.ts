@@ -8,7 +8,7 @@ import { startCredentialSource } from './credentials/start-source.js';
 import { accessLogFrom, createLoggers, type AccessLog, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { IpMatcher } from './pipeline/ip-match.js';
-import { createHandler, type Stage } from './pipeline/handler.js';
+import { createHandler, fail, type Stage } from './pipeline/handler.js';
 import { authenticate } from './stages/authenticate.js';
 import { checkAllowlist } from './stages/check-allowlist.js';
 import { checkTarget } from './stages/check-target.js';
@@ -78,7 +78,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
     },
     store,
     forwarder,
-    forwardTerminal(forwarder),
+    forwardTerminal(forwarder, (ctx, err) => fail(ctx, err, logger)),
     logger,
     metrics,
   );

@@ -4,7 +4,7 @@ import { ProxyError } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Terminal } from '../pipeline/handler.js';
 import { sendError } from '../pipeline/reply.js';
-import type { Forwarder, ForwardOutcome } from './forwarder.js';
+import type { Forwarder, ForwardOptions, ForwardOutcome } from './forwarder.js';
 
 /** Turns a failed outcome into the client's answer; true when it did. */
 export function answerFailure(ctx: RequestContext, outcome: ForwardOutcome): boolean {
@@ -18,9 +18,16 @@ export function answerFailure(ctx: RequestContext, outcome: ForwardOutcome): boo
   return true;
 }
 
-export function forwardTerminal(forwarder: Forwarder): Terminal {
-  return (ctx) =>
-    forwarder.forward(ctx).then((outcome) => {
+const NO_OPTIONS: ForwardOptions = Object.freeze({});
+
+/** `onError` gets what answering the outcome threw (a bug): the outcome arrives from an event, not a promise. */
+export function forwardTerminal(forwarder: Forwarder, onError: (ctx: RequestContext, err: unknown) => void): Terminal {
+  const answer = (outcome: ForwardOutcome, ctx: RequestContext): void => {
+    try {
       answerFailure(ctx, outcome);
-    });
+    } catch (err) {
+      onError(ctx, err);
+    }
+  };
+  return (ctx) => forwarder.start(ctx, NO_OPTIONS, answer);
 }

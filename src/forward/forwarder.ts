@@ -42,14 +42,22 @@ export type ForwardOutcome =
     }
   | { readonly kind: 'failed'; readonly failure: UpstreamFailure };
 
+/** Receives an exchange's outcome, exactly once. */
+export type OutcomeHandler = (outcome: ForwardOutcome, ctx: RequestContext) => void;
+
 interface Pending {
   readonly ctx: RequestContext;
   readonly options: ForwardOptions;
-  readonly resolve: (o: ForwardOutcome) => void;
+  readonly done: OutcomeHandler;
   connected: boolean;
   proxyReq: http.ClientRequest | undefined;
-  timer: NodeJS.Timeout | undefined;
   settled: boolean;
+  /** performance.now() after which the exchange is aborted with UPSTREAM_TIMEOUT */
+  readonly deadline: number;
+  /** the in-flight list, oldest first (see track) */
+  prev: Pending | undefined;
+  next: Pending | undefined;
+  tracked: boolean;
 }
 
 export interface ForwarderConfig {
@@ -104,6 +112,11 @@ export class Forwarder {
   private readonly pending = new WeakMap<http.IncomingMessage, Pending>();
   /** the upstream URL's path, without a trailing slash, prefixed to every target */
   private readonly basePath: string;
+  // Every exchange has the same timeout, so deadlines grow in start order: the in-flight exchanges form a
+  // queue, oldest first, and one timer armed for the oldest serves them all (not a setTimeout per request).
+  private head: Pending | undefined;
+  private tail: Pending | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly config: ForwarderConfig) {
     this.basePath = config.url.pathname.replace(/\/+$/, '');
@@ -126,25 +139,77 @@ export class Forwarder {
     this.proxy.on('proxyRes', (proxyRes, req) => this.onProxyRes(proxyRes, req));
   }
 
+  /** start() as a promise (the idempotency path awaits it). */
   forward(ctx: RequestContext, options: ForwardOptions = {}): Promise<ForwardOutcome> {
-    return new Promise((resolve) => {
-      const p: Pending = { ctx, options, resolve, connected: false, proxyReq: undefined, timer: undefined, settled: false };
-      this.pending.set(ctx.req, p);
-      p.timer = setTimeout(() => this.abort(p, UPSTREAM_TIMEOUT), this.config.timeoutMs);
-      ctx.upstreamStartedAt = performance.now();
-      continueBody(ctx);
-      if (options.body) {
-        // http-proxy-3 aborts the upstream request when the response it was given closes; a stand-in
-        // that never closes keeps a claimed exchange running after its client has gone.
-        this.proxy.web(ctx.req, DETACHED_RESPONSE, { buffer: bufferedBody(options.body, this.basePath + ctx.target) }, (err) => this.onError(p, err));
-        return;
-      }
-      this.proxy.web(ctx.req, ctx.res, {}, (err) => this.onError(p, err));
-      // A client that goes away mid-exchange: http-proxy-3 destroys the upstream request itself.
-      ctx.res.on('close', () => {
-        if (!p.settled) this.settle(p, { kind: 'failed', failure: { code: 'UPSTREAM_OUTCOME_UNKNOWN', sent: p.connected, reason: 'client_closed' } });
-      });
+    return new Promise((resolve) => this.start(ctx, options, resolve));
+  }
+
+  /** Starts the exchange; `done` gets its outcome once. The plain path calls this: no promise per request. */
+  start(ctx: RequestContext, options: ForwardOptions, done: OutcomeHandler): void {
+    const now = performance.now();
+    const p: Pending = {
+      ctx,
+      options,
+      done,
+      connected: false,
+      proxyReq: undefined,
+      settled: false,
+      deadline: now + this.config.timeoutMs,
+      prev: undefined,
+      next: undefined,
+      tracked: false,
+    };
+    this.pending.set(ctx.req, p);
+    this.track(p);
+    ctx.upstreamStartedAt = now;
+    continueBody(ctx);
+    if (options.body) {
+      // http-proxy-3 aborts the upstream request when the response it was given closes; a stand-in
+      // that never closes keeps a claimed exchange running after its client has gone.
+      this.proxy.web(ctx.req, DETACHED_RESPONSE, { buffer: bufferedBody(options.body, this.basePath + ctx.target) }, (err) => this.onError(p, err));
+      return;
+    }
+    this.proxy.web(ctx.req, ctx.res, {}, (err) => this.onError(p, err));
+    // A client that goes away mid-exchange: http-proxy-3 destroys the upstream request itself.
+    ctx.res.on('close', () => {
+      if (!p.settled) this.settle(p, { kind: 'failed', failure: { code: 'UPSTREAM_OUTCOME_UNKNOWN', sent: p.connected, reason: 'client_closed' } });
     });
+  }
+
+  private track(p: Pending): void {
+    p.tracked = true;
+    p.prev = this.tail;
+    if (this.tail) this.tail.next = p;
+    else this.head = p;
+    this.tail = p;
+    if (!this.sweepTimer) this.armSweep(p.deadline - performance.now());
+  }
+
+  private untrack(p: Pending): void {
+    if (!p.tracked) return;
+    p.tracked = false;
+    if (p.prev) p.prev.next = p.next;
+    else this.head = p.next;
+    if (p.next) p.next.prev = p.prev;
+    else this.tail = p.prev;
+    p.prev = undefined;
+    p.next = undefined;
+  }
+
+  private armSweep(ms: number): void {
+    // unref: an armed sweep alone never keeps the process up (the exchanges' sockets do that).
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(1, Math.ceil(ms)));
+    this.sweepTimer.unref();
+  }
+
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    const now = performance.now();
+    for (let p = this.head; p && p.deadline <= now; p = this.head) {
+      this.untrack(p);
+      this.abort(p, UPSTREAM_TIMEOUT);
+    }
+    if (this.head) this.armSweep(this.head.deadline - now);
   }
 
   private onProxyReq(proxyReq: http.ClientRequest, req: http.IncomingMessage): void {
@@ -254,15 +319,16 @@ export class Forwarder {
   private settle(p: Pending, outcome: ForwardOutcome): void {
     if (p.settled) return;
     p.settled = true;
-    clearTimeout(p.timer);
+    this.untrack(p);
     const { ctx } = p;
     // Dropped at once: a WeakMap entry would otherwise keep the request's objects alive for extra GCs.
     this.pending.delete(ctx.req);
     if (ctx.upstreamStartedAt !== undefined) ctx.upstreamMs = performance.now() - ctx.upstreamStartedAt;
-    p.resolve(outcome);
+    p.done(outcome, ctx);
   }
 
   close(): void {
+    clearTimeout(this.sweepTimer);
     this.agent.destroy();
   }
 }

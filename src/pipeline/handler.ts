@@ -12,8 +12,11 @@ import { recordAccess } from './access-log.js';
 
 /** A check: returns to continue, throws ProxyError to refuse. */
 export type Stage = (ctx: RequestContext) => void;
-/** What runs after the checks pass: produces the response (forwarded, replayed or an error). */
-export type Terminal = (ctx: RequestContext) => Promise<void>;
+/**
+ * What runs after the checks pass: produces the response (forwarded, replayed or an error). The plain
+ * forwarding path returns nothing (no promise per request); the idempotency path returns its promise.
+ */
+export type Terminal = (ctx: RequestContext) => Promise<void> | void;
 
 export interface HandlerDeps {
   readonly registry: CredentialsRegistry;
@@ -52,12 +55,14 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
       sendError(ctx, new ProxyError('SERVICE_UNAVAILABLE', ctx.snapshot ? 'draining' : 'no_credentials', 1));
       return;
     }
+    let running: Promise<void> | void;
     try {
       for (const stage of stages) stage(ctx);
+      running = terminal(ctx);
     } catch (err) {
       fail(ctx, err, logger);
       return;
     }
-    terminal(ctx).catch((err: unknown) => fail(ctx, err, logger));
+    running?.catch((err: unknown) => fail(ctx, err, logger));
   };
 }

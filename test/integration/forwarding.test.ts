@@ -230,6 +230,40 @@ t.test('a slow upstream beyond upstream.timeout → 504 UPSTREAM_TIMEOUT within 
   t.equal(r.body.includes('too late'), false, 'no late upstream body');
 });
 
+t.test('overlapping slow exchanges each time out at their own deadline; a fast one between them is untouched', async (t) => {
+  const slow = await startUpstream((req, res) => {
+    if (req.url === '/v1/fast') {
+      res.end('fast');
+      return;
+    }
+    const timer = setTimeout(() => res.end('too late'), 3000);
+    res.on('close', () => clearTimeout(timer));
+  });
+  const p = await startProxy({
+    upstreamUrl: slow.url,
+    credentialsYaml: CREDS,
+    config: { upstream: { url: slow.url, timeout: '400ms', connectTimeout: '1s' } },
+  });
+  t.teardown(async () => {
+    await p.close();
+    await slow.close();
+  });
+  const started = performance.now();
+  const timed = (path: string) => request(p.url, { path, headers: [AUTH] }).then((r) => ({ r, at: performance.now() - started }));
+  const first = timed('/v1/slow-1');
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  const second = timed('/v1/slow-2');
+  const fast = await timed('/v1/fast');
+  const [a, b] = await Promise.all([first, second]);
+  t.equal(fast.r.status, 200, 'the fast request is answered');
+  t.equal(fast.r.body.toString(), 'fast');
+  assertProblem(t, a.r, 504, 'UPSTREAM_TIMEOUT');
+  assertProblem(t, b.r, 504, 'UPSTREAM_TIMEOUT');
+  t.ok(a.at >= 350 && a.at < 620, `the first times out at its own deadline, about 400 ms (${Math.round(a.at)} ms)`);
+  t.ok(b.at >= 600, `the second not before its own deadline, about 650 ms (${Math.round(b.at)} ms)`);
+  t.ok(b.at < 1400, `and not long after it (${Math.round(b.at)} ms)`);
+});
+
 t.test('an upstream that stalls mid-body beyond upstream.timeout cuts the client connection, never a truncated 200', async (t) => {
   const stall = await startUpstream((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
