@@ -6,20 +6,18 @@
 // The ref is checked out as a detached git worktree in a temporary folder (node_modules symlinked from
 // this tree), built with tsconfig.build.json, and removed at the end.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileChildren, ensureDist } from './build.js';
-import { writeCustodySetup } from './custody-setup.js';
 import { runLoad } from './load.js';
-import { cpuSeconds, installCleanup, runToCompletion, startChild, stopAll, tail, waitForLine, type Child } from './processes.js';
+import { cpuSeconds, runBounded, runToCompletion, tail, type Child } from './processes.js';
 import { alternateRounds, invalidRounds, invalidWarning, median } from './report.js';
 import { readSettings } from './settings.js';
-import { custodyPort, portFrom } from './targets.js';
+import { preflight, startCustody, startTargets } from './targets.js';
 
 const PATH = '/v1/vaults';
-const READY_TIMEOUT_MS = 20_000;
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const log = (text: string): void => void process.stdout.write(`${text}\n`);
 
@@ -54,24 +52,15 @@ const spread = (values: readonly number[]): string => {
 async function ab(ref: string, logDir: string, refDir: string): Promise<void> {
   const settings = readSettings({ BENCH_ROUNDS: '12', BENCH_DURATION: '2', BENCH_WARMUP: '3', ...process.env });
   const [commit, , childDir] = await Promise.all([buildRef(ref, refDir, logDir), ensureDist(root, logDir, settings.forceBuild), compileChildren(root, logDir, settings.forceBuild)]);
-  const upstream = startChild('upstream', [path.join(childDir, 'upstream.js')], logDir, root);
-  const upstreamUrl = `http://127.0.0.1:${await waitForLine(upstream, portFrom('bench upstream ready'), READY_TIMEOUT_MS)}`;
-  const configDir = path.join(logDir, 'config');
-  mkdirSync(configDir);
-  const setup = writeCustodySetup(configDir, upstreamUrl, settings.credentials);
-  const custodyArgs = ['bin/custody-proxy.js', 'serve', '--config', setup.configFile];
-  const children: Record<Case, Child> = {
-    ref: startChild('custody-ref', custodyArgs, logDir, refDir),
-    tree: startChild('custody-tree', custodyArgs, logDir, root),
-    passthrough: startChild('passthrough', [path.join(childDir, 'passthrough.js'), upstreamUrl], logDir, root),
-  };
-  const urls: Record<Case, string> = {
-    ref: `http://127.0.0.1:${await waitForLine(children.ref, custodyPort, READY_TIMEOUT_MS)}${PATH}`,
-    tree: `http://127.0.0.1:${await waitForLine(children.tree, custodyPort, READY_TIMEOUT_MS)}${PATH}`,
-    passthrough: `http://127.0.0.1:${await waitForLine(children.passthrough, portFrom('bench passthrough ready'), READY_TIMEOUT_MS)}${PATH}`,
-  };
+  // The upstream, this tree's custody-proxy and the pass-through as `npm run bench` starts them; the ref's
+  // custody-proxy beside them, on the same config.
+  const s = await startTargets({ root, logDir, childDir, credentials: settings.credentials, cpuProfDir: undefined });
+  const refCustody = await startCustody('custody-ref', s.setup.configFile, logDir, refDir);
+  await preflight(s, PATH);
+  const children: Record<Case, Child> = { ref: refCustody.child, tree: s.custody, passthrough: s.passthrough };
+  const urls: Record<Case, string> = { ref: refCustody.url + PATH, tree: s.custodyUrl + PATH, passthrough: s.passthroughUrl + PATH };
   log(`ref ${ref} (${commit}) vs this tree, with the pass-through; ${settings.rounds} rounds x ${settings.durationS} s, ${settings.connections} connections, GET ${PATH}`);
-  const headers = { authorization: setup.authorization };
+  const headers = { authorization: s.setup.authorization };
   const load = (c: Case, durationS: number) => runLoad({ url: urls[c], connections: settings.connections, durationS, headers });
   for (const c of CASES) if (settings.warmupS > 0) await load(c, settings.warmupS);
   const rounds = await alternateRounds(
@@ -122,24 +111,7 @@ async function main(): Promise<void> {
     }
     rmSync(logDir, { recursive: true, force: true });
   };
-  installCleanup(cleanup);
-  const guard = setTimeout(() => {
-    process.stderr.write('bench:ab: still running after 15 min, giving up\n');
-    void stopAll().finally(() => {
-      cleanup();
-      process.exit(1);
-    });
-  }, 900_000);
-  try {
-    await ab(ref, logDir, refDir);
-  } catch (err) {
-    process.stderr.write(`bench:ab failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  } finally {
-    clearTimeout(guard);
-    await stopAll();
-    cleanup();
-  }
+  await runBounded('bench:ab', 900_000, cleanup, () => ab(ref, logDir, refDir));
 }
 
 await main();

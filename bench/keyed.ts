@@ -13,14 +13,14 @@ import { Redis } from 'ioredis';
 import { compileChildren, ensureDist } from './build.js';
 import { echoedTenant, writeCustodySetup, type CustodySetup, type IdempotencySection } from './custody-setup.js';
 import { runLoad, type LoadResult } from './load.js';
-import { cpuSeconds, installCleanup, startChild, stopAll, waitForLine, type Child } from './processes.js';
+import { cpuSeconds, runBounded, type Child } from './processes.js';
 import { alternateRounds, invalidRounds, invalidWarning, median } from './report.js';
 import { readSettings, type Settings } from './settings.js';
+import { startCustody, startUpstream } from './targets.js';
 
 const PATH = '/v1/vaults';
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const TTL = '5m';
-const READY_TIMEOUT_MS = 20_000;
 /** req/s of the keyed case ÷ req/s of unkeyed POSTs, from the issue */
 const TARGETS = { 'keyed-memory': 0.85, 'keyed-redis': 0.6 } as const;
 // ~100 bytes of JSON, the same for every request and every case.
@@ -64,18 +64,6 @@ interface CaseSummary {
   readonly redisCpuUsPerReq: number;
 }
 
-// custody-proxy's pino line: {"msg":"custody-proxy listening","proxy":{"address":…,"port":N},…}
-function custodyPort(line: Record<string, unknown>): number | undefined {
-  const proxy = line['proxy'];
-  if (line['msg'] !== 'custody-proxy listening' || proxy === null || typeof proxy !== 'object') return undefined;
-  const port: unknown = (proxy as Record<string, unknown>)['port'];
-  return typeof port === 'number' ? port : undefined;
-}
-
-function upstreamPort(line: Record<string, unknown>): number | undefined {
-  return line['msg'] === 'bench upstream ready' && typeof line['port'] === 'number' ? line['port'] : undefined;
-}
-
 async function startProxy(name: string, logDir: string, upstreamUrl: string, settings: Settings, idempotency: IdempotencySection): Promise<Proxy> {
   // A folder of its own per proxy: custody-proxy re-reads its credentials on any change in that folder.
   const dir = path.join(logDir, `config-${name}`);
@@ -84,14 +72,11 @@ async function startProxy(name: string, logDir: string, upstreamUrl: string, set
   const prof = settings.cpuProfDir === undefined
     ? []
     : ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
-  const child = startChild(name, [...prof, 'bin/custody-proxy.js', 'serve', '--config', setup.configFile], logDir, root);
-  const port = await waitForLine(child, custodyPort, READY_TIMEOUT_MS);
-  return { child, url: `http://127.0.0.1:${port}`, setup };
+  return { ...(await startCustody(name, setup.configFile, logDir, root, prof)), setup };
 }
 
 async function startAll(logDir: string, childDir: string, settings: Settings, keyPrefix: string): Promise<Started> {
-  const upstream = startChild('upstream', [path.join(childDir, 'upstream.js')], logDir, root);
-  const upstreamUrl = `http://127.0.0.1:${await waitForLine(upstream, upstreamPort, READY_TIMEOUT_MS)}`;
+  const { child: upstream, url: upstreamUrl } = await startUpstream(childDir, logDir, root);
   const [memory, redis] = await Promise.all([
     startProxy('custody-memory', logDir, upstreamUrl, settings, { store: 'memory', ttl: TTL }),
     startProxy('custody-redis', logDir, upstreamUrl, settings, { store: 'redis', redis: { url: REDIS_URL, keyPrefix }, ttl: TTL }),
@@ -318,36 +303,28 @@ async function main(): Promise<void> {
   if (settings.cpuProfDir !== undefined) log(`BENCH_CPU_PROF: both custody-proxies write profiles to ${settings.cpuProfDir}; ignore this run's ratios`);
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'custody-proxy-keyed-bench-'));
   const removeLogs = (): void => rmSync(logDir, { recursive: true, force: true });
-  // On SIGINT/SIGTERM the children stop and the logs go; this run's Redis keys then expire after TTL.
-  installCleanup(removeLogs);
   const keyPrefix = `bench:${process.pid}:${Date.now()}:`;
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000, enableOfflineQueue: true });
   redis.on('error', () => undefined); // failures surface as rejected commands
   const budgetMs = 240_000 + 3 * (settings.rounds * (settings.durationS + 2) + settings.warmupS) * 1000;
-  const guard = setTimeout(() => {
-    process.stderr.write(`keyed bench: still running after ${budgetMs / 1000} s, giving up\n`);
-    void stopAll().finally(() => {
-      removeLogs();
-      process.exit(1);
-    });
-  }, budgetMs);
-  try {
-    await redis.connect();
-    await bench(settings, logDir, redis, keyPrefix);
-  } catch (err) {
-    process.stderr.write(`keyed bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  } finally {
-    clearTimeout(guard);
-    await stopAll();
-    try {
-      if (redis.status === 'ready') log(`redis: deleted ${await deleteKeys(redis, keyPrefix)} key(s) under ${keyPrefix}`);
-    } catch (err) {
-      process.stderr.write(`redis cleanup failed (keys expire after ${TTL}): ${err instanceof Error ? err.message : String(err)}\n`);
-    }
-    redis.disconnect();
-    removeLogs();
-  }
+  // On SIGINT/SIGTERM the children stop and the logs go; this run's Redis keys then expire after TTL.
+  await runBounded(
+    'keyed bench',
+    budgetMs,
+    removeLogs,
+    async () => {
+      await redis.connect();
+      await bench(settings, logDir, redis, keyPrefix);
+    },
+    async () => {
+      try {
+        if (redis.status === 'ready') log(`redis: deleted ${await deleteKeys(redis, keyPrefix)} key(s) under ${keyPrefix}`);
+      } catch (err) {
+        process.stderr.write(`redis cleanup failed (keys expire after ${TTL}): ${err instanceof Error ? err.message : String(err)}\n`);
+      }
+      redis.disconnect();
+    },
+  );
 }
 
 await main();

@@ -163,3 +163,36 @@ export function cpuSeconds(pid: number): number {
   const stime = Number(fields[12]);
   return (utime + stime) / ticksPerSecond();
 }
+
+/**
+ * A bench's whole run: SIGINT/SIGTERM and a hard time budget stop every child and run `cleanup`; so does
+ * the end of `body`, after `afterChildren` (e.g. deleting the run's Redis keys). A failure is printed
+ * and sets exit code 1. Never an endless run.
+ */
+export async function runBounded(
+  name: string,
+  budgetMs: number,
+  cleanup: () => void,
+  body: () => Promise<void>,
+  afterChildren?: () => Promise<void>,
+): Promise<void> {
+  installCleanup(cleanup);
+  const guard = setTimeout(() => {
+    process.stderr.write(`${name}: still running after ${budgetMs / 1000} s, giving up\n`);
+    void stopAll().finally(() => {
+      cleanup();
+      process.exit(1);
+    });
+  }, budgetMs);
+  try {
+    await body();
+  } catch (err) {
+    process.stderr.write(`${name} failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  } finally {
+    clearTimeout(guard);
+    await stopAll();
+    await afterChildren?.();
+    cleanup();
+  }
+}

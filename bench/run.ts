@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileChildren, ensureDist } from './build.js';
 import { runLoad } from './load.js';
-import { cpuSeconds, installCleanup, stopAll, type Child } from './processes.js';
+import { cpuSeconds, runBounded, type Child } from './processes.js';
 import { alternateRounds, formatSummary, invalidRounds, invalidWarning, roundHeader, roundLine, summarize, TARGETS, type Round, type Summary, type Target } from './report.js';
 import { readSettings, type Settings } from './settings.js';
 import { preflight, startTargets, type Started } from './targets.js';
@@ -106,26 +106,9 @@ async function main(): Promise<void> {
   const settings = readSettings();
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'custody-proxy-bench-'));
   const removeLogs = (): void => rmSync(logDir, { recursive: true, force: true });
-  installCleanup(removeLogs);
-  // Bounded: builds, startup, warm-up and rounds, with room to spare; never an endless run.
+  // Builds, startup, warm-up and rounds, with room to spare.
   const budgetMs = 240_000 + 2 * (settings.rounds * (settings.durationS + 2) + settings.warmupS) * 1000;
-  const guard = setTimeout(() => {
-    process.stderr.write(`bench: still running after ${budgetMs / 1000} s, giving up\n`);
-    void stopAll().finally(() => {
-      removeLogs();
-      process.exit(1);
-    });
-  }, budgetMs);
-  try {
-    await bench(settings, logDir);
-  } catch (err) {
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  } finally {
-    clearTimeout(guard);
-    await stopAll();
-    removeLogs();
-  }
+  await runBounded('bench', budgetMs, removeLogs, () => bench(settings, logDir));
 }
 
 await main();

@@ -18,11 +18,11 @@ export interface Started {
   readonly setup: CustodySetup;
 }
 
-export const portFrom = (msg: string) => (line: Record<string, unknown>): number | undefined =>
+const portFrom = (msg: string) => (line: Record<string, unknown>): number | undefined =>
   line['msg'] === msg && typeof line['port'] === 'number' ? line['port'] : undefined;
 
 // custody-proxy's pino line: {"msg":"custody-proxy listening","proxy":{"address":…,"port":N},…}
-export function custodyPort(line: Record<string, unknown>): number | undefined {
+function custodyPort(line: Record<string, unknown>): number | undefined {
   const proxy = line['proxy'];
   if (line['msg'] !== 'custody-proxy listening' || proxy === null || typeof proxy !== 'object') return undefined;
   const port: unknown = (proxy as Record<string, unknown>)['port'];
@@ -37,9 +37,20 @@ export interface StartOptions {
   readonly cpuProfDir: string | undefined;
 }
 
+/** The bench upstream (compiled into `childDir`); resolves with it and its URL once it listens. */
+export async function startUpstream(childDir: string, logDir: string, cwd: string): Promise<{ child: Child; url: string }> {
+  const child = startChild('upstream', [path.join(childDir, 'upstream.js')], logDir, cwd);
+  return { child, url: `http://127.0.0.1:${await waitForLine(child, portFrom('bench upstream ready'), READY_TIMEOUT_MS)}` };
+}
+
+/** `node bin/custody-proxy.js serve --config <configFile>` in `cwd` (a build's root); resolves with it and its URL once it listens. */
+export async function startCustody(name: string, configFile: string, logDir: string, cwd: string, nodeArgs: readonly string[] = []): Promise<{ child: Child; url: string }> {
+  const child = startChild(name, [...nodeArgs, 'bin/custody-proxy.js', 'serve', '--config', configFile], logDir, cwd);
+  return { child, url: `http://127.0.0.1:${await waitForLine(child, custodyPort, READY_TIMEOUT_MS)}` };
+}
+
 export async function startTargets(o: StartOptions): Promise<Started> {
-  const upstream = startChild('upstream', [path.join(o.childDir, 'upstream.js')], o.logDir, o.root);
-  const upstreamUrl = `http://127.0.0.1:${await waitForLine(upstream, portFrom('bench upstream ready'), READY_TIMEOUT_MS)}`;
+  const { child: upstream, url: upstreamUrl } = await startUpstream(o.childDir, o.logDir, o.root);
   // A folder of its own: custody-proxy watches the credentials file's folder and re-reads the document
   // on any change there, so the children's log files must not live next to it.
   const configDir = path.join(o.logDir, 'config');
@@ -47,18 +58,16 @@ export async function startTargets(o: StartOptions): Promise<Started> {
   const setup = writeCustodySetup(configDir, upstreamUrl, o.credentials);
   const prof = (name: string): string[] =>
     o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
-  const custodyArgs = [...prof('custody-proxy'), 'bin/custody-proxy.js', 'serve', '--config', setup.configFile];
-  const custody = startChild('custody-proxy', custodyArgs, o.logDir, o.root);
   const passthrough = startChild('passthrough', [...prof('passthrough'), path.join(o.childDir, 'passthrough.js'), upstreamUrl], o.logDir, o.root);
-  const [cPort, pPort] = await Promise.all([
-    waitForLine(custody, custodyPort, READY_TIMEOUT_MS),
+  const [custody, pPort] = await Promise.all([
+    startCustody('custody-proxy', setup.configFile, o.logDir, o.root, prof('custody-proxy')),
     waitForLine(passthrough, portFrom('bench passthrough ready'), READY_TIMEOUT_MS),
   ]);
   return {
     upstream,
     upstreamUrl,
-    custody,
-    custodyUrl: `http://127.0.0.1:${cPort}`,
+    custody: custody.child,
+    custodyUrl: custody.url,
     passthrough,
     passthroughUrl: `http://127.0.0.1:${pPort}`,
     setup,
