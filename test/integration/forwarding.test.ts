@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
-import { startUpstream, defaultHandler, type RecordingUpstream } from '../helpers/recording-upstream.js';
+import { startUpstream, defaultHandler, type RecordingUpstream, type UpstreamHandler } from '../helpers/recording-upstream.js';
 import { startProxy, type TestProxy } from '../helpers/start-proxy.js';
 import { credentialsYaml, bearer } from '../helpers/credentials.js';
 import { request, type Reply } from '../helpers/http-client.js';
@@ -206,20 +206,29 @@ t.test('upstream down (closed port) → 502 UPSTREAM_UNAVAILABLE', async (t) => 
   t.equal(gone.requests.length, 0, 'nothing was received');
 });
 
-t.test('a slow upstream beyond upstream.timeout → 504 UPSTREAM_TIMEOUT within about a second', async (t) => {
-  const slow = await startUpstream((_req, res) => {
-    const timer = setTimeout(() => res.end('too late'), 3000);
-    res.on('close', () => clearTimeout(timer));
-  });
+/** An upstream of its own answering with `handler`, behind a proxy of its own with this upstream.timeout. */
+async function proxyWithTimeout(t: Test, timeout: string, handler: UpstreamHandler): Promise<{ upstream: RecordingUpstream; proxy: TestProxy }> {
+  const up = await startUpstream(handler);
   const p = await startProxy({
-    upstreamUrl: slow.url,
+    upstreamUrl: up.url,
     credentialsYaml: CREDS,
-    config: { upstream: { url: slow.url, timeout: '300ms', connectTimeout: '1s' } },
+    config: { upstream: { url: up.url, timeout, connectTimeout: '1s' } },
   });
   t.teardown(async () => {
     await p.close();
-    await slow.close();
+    await up.close();
   });
+  return { upstream: up, proxy: p };
+}
+
+/** Answers after 3 s unless the proxy has cut the exchange by then. */
+const answerLate: UpstreamHandler = (_req, res) => {
+  const timer = setTimeout(() => res.end('too late'), 3000);
+  res.on('close', () => clearTimeout(timer));
+};
+
+t.test('a slow upstream beyond upstream.timeout → 504 UPSTREAM_TIMEOUT within about a second', async (t) => {
+  const { upstream: slow, proxy: p } = await proxyWithTimeout(t, '300ms', answerLate);
   const started = performance.now();
   const r = await request(p.url, { path: '/v1/slow', headers: [AUTH] });
   const elapsed = performance.now() - started;
@@ -231,22 +240,9 @@ t.test('a slow upstream beyond upstream.timeout → 504 UPSTREAM_TIMEOUT within 
 });
 
 t.test('overlapping slow exchanges each time out at their own deadline; a fast one between them is untouched', async (t) => {
-  const slow = await startUpstream((req, res) => {
-    if (req.url === '/v1/fast') {
-      res.end('fast');
-      return;
-    }
-    const timer = setTimeout(() => res.end('too late'), 3000);
-    res.on('close', () => clearTimeout(timer));
-  });
-  const p = await startProxy({
-    upstreamUrl: slow.url,
-    credentialsYaml: CREDS,
-    config: { upstream: { url: slow.url, timeout: '400ms', connectTimeout: '1s' } },
-  });
-  t.teardown(async () => {
-    await p.close();
-    await slow.close();
+  const { proxy: p } = await proxyWithTimeout(t, '400ms', (req, res, body) => {
+    if (req.url === '/v1/fast') res.end('fast');
+    else answerLate(req, res, body);
   });
   const started = performance.now();
   const timed = (path: string) => request(p.url, { path, headers: [AUTH] }).then((r) => ({ r, at: performance.now() - started }));
@@ -265,18 +261,9 @@ t.test('overlapping slow exchanges each time out at their own deadline; a fast o
 });
 
 t.test('an upstream that stalls mid-body beyond upstream.timeout cuts the client connection, never a truncated 200', async (t) => {
-  const stall = await startUpstream((_req, res) => {
+  const { proxy: p } = await proxyWithTimeout(t, '300ms', (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
     res.write('partial-');
-  });
-  const p = await startProxy({
-    upstreamUrl: stall.url,
-    credentialsYaml: CREDS,
-    config: { upstream: { url: stall.url, timeout: '300ms', connectTimeout: '1s' } },
-  });
-  t.teardown(async () => {
-    await p.close();
-    await stall.close();
   });
   const started = performance.now();
   await t.rejects(request(p.url, { path: '/v1/stall', headers: [AUTH], timeoutMs: 3000 }), 'the client sees a failed response');
