@@ -1,6 +1,7 @@
 // The pino logger. Access lines are built from an allow-list of fields (never headers or bodies);
 // redaction is the second line of defence for anything that names a credential by mistake.
 import pino, { type Logger } from 'pino';
+import { ACCESS_LINES, accessFields, type AccessEntry } from './access-line.js';
 import { BatchedLines } from './access-writer.js';
 
 export type { Logger };
@@ -20,12 +21,11 @@ function createStdout(): pino.DestinationStream {
   return pino.destination({ dest: 1, sync: false });
 }
 
-/** Where access lines go: a level check and a sink for pre-serialised pino-format lines. */
+/** Where access lines go: a level check and a sink that writes each entry as one pino-format line. */
 export interface AccessLog {
   readonly infoEnabled: boolean;
   readonly errorEnabled: boolean;
-  /** one serialised line, without its newline */
-  write(line: string): void;
+  write(entry: AccessEntry): void;
   flush(): void;
 }
 
@@ -39,8 +39,8 @@ export function accessLogFrom(logger: Logger): AccessLog {
   return {
     infoEnabled: logger.isLevelEnabled('info'),
     errorEnabled: logger.isLevelEnabled('error'),
-    write: (line) => {
-      const { level, ...fields } = JSON.parse(line) as { level: string; msg: string };
+    write: (entry) => {
+      const { level, ...fields } = accessFields(entry);
       if (level === 'error') logger.error(fields);
       else logger.info(fields);
     },
@@ -59,13 +59,18 @@ export function createLoggers(level: string, destination?: pino.DestinationStrea
   // on top (access-writer.ts), and shutdown flushes both.
   const dest = destination ?? createStdout();
   const logger = pino({ ...options, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, dest);
-  const batch = new BatchedLines(dest);
+  const batch = new BatchedLines(dest, ACCESS_LINES);
   return {
     logger,
     access: {
       infoEnabled: logger.isLevelEnabled('info'),
       errorEnabled: logger.isLevelEnabled('error'),
-      write: batchAccess ? (line) => batch.write(line) : (line) => dest.write(`${line}\n`),
+      write: batchAccess
+        ? (entry) => batch.write(entry)
+        : (entry) => {
+            batch.write(entry);
+            batch.flush();
+          },
       flush: () => batch.flush(),
     },
   };

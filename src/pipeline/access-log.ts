@@ -5,8 +5,6 @@ import type { AccessLog } from '../logger.js';
 import { recordRequest, recordUpstream, statusClass, type Metrics } from '../metrics.js';
 import type { RequestContext } from './context.js';
 
-const round = (ms: number): number => Math.round(ms * 1000) / 1000;
-
 export function recordAccess(ctx: RequestContext, log: AccessLog, metrics: Metrics): void {
   const { req, res } = ctx;
   const durationMs = performance.now() - ctx.startedAt;
@@ -20,23 +18,19 @@ export function recordAccess(ctx: RequestContext, log: AccessLog, metrics: Metri
   const level = status >= 500 && ctx.outcome !== 'ok' ? 'error' : 'info';
   if (level === 'error' ? !log.errorEnabled : !log.infoEnabled) return;
   const q = ctx.path.indexOf('?');
-  // The same shape pino writes (level, time, service first; msg last), serialised in one pass.
-  const line = {
+  log.write({
     level,
     time: Date.now(),
-    service: 'custody-proxy',
     requestId: ctx.requestId,
-    method: req.method,
+    method: req.method ?? '',
     path: q === -1 ? ctx.path : ctx.path.slice(0, q),
     status,
     outcome: ctx.outcome,
     reason: ctx.reason,
-    durationMs: round(durationMs),
-    upstreamMs: ctx.upstreamMs === undefined ? undefined : round(ctx.upstreamMs),
+    durationMs,
+    upstreamMs: ctx.upstreamMs,
     tenant: ctx.credential?.tenant.id ?? (ctx.knownKeyId === undefined ? undefined : ctx.snapshot?.byKeyId.get(ctx.knownKeyId)?.tenant.id),
     keyId: ctx.knownKeyId,
     clientIp: ctx.clientIp === undefined ? req.socket.remoteAddress : (ctx.clientIp?.text ?? null),
-    msg: 'request',
-  };
-  log.write(JSON.stringify(line));
+  });
 }

@@ -1,6 +1,6 @@
 // The access-line batcher: lines leave whole, in order and byte-exact, in batches of at most 64 KiB.
 import t from 'tap';
-import { BatchedLines } from '../../../src/access-writer.js';
+import { BatchedLines, TEXT_LINES } from '../../../src/access-writer.js';
 
 class Recorder {
   readonly writes: string[] = [];
@@ -14,7 +14,7 @@ class Recorder {
 
 t.test('lines come out whole, in order, one per line, non-ASCII intact, nothing before a flush', async (t) => {
   const dest = new Recorder();
-  const batch = new BatchedLines(dest);
+  const batch = new BatchedLines(dest, TEXT_LINES);
   const lines = ['{"a":1}', '{"path":"/v1/vaults/é€😀"}', '{"b":"x"}'];
   for (const l of lines) batch.write(l);
   t.same(dest.writes, [], 'batched, not written per line');
@@ -25,7 +25,7 @@ t.test('lines come out whole, in order, one per line, non-ASCII intact, nothing 
 
 t.test('a full batch is written before the line that would not fit, and the buffer is reused', async (t) => {
   const dest = new Recorder();
-  const batch = new BatchedLines(dest);
+  const batch = new BatchedLines(dest, TEXT_LINES);
   const expected: string[] = [];
   // 5000 lines of ~100 bytes: several batches of at most 64 KiB
   for (let i = 0; i < 5000; i++) {
@@ -42,7 +42,7 @@ t.test('a full batch is written before the line that would not fit, and the buff
 
 t.test('a line longer than a batch is written by itself, after what came before it', async (t) => {
   const dest = new Recorder();
-  const batch = new BatchedLines(dest);
+  const batch = new BatchedLines(dest, TEXT_LINES);
   const long = `{"long":"${'€'.repeat(30_000)}"}`;
   batch.write('{"first":1}');
   batch.write(long);
@@ -53,7 +53,7 @@ t.test('a line longer than a batch is written by itself, after what came before 
 
 t.test('flush with nothing pending writes nothing', async (t) => {
   const dest = new Recorder();
-  const batch = new BatchedLines(dest);
+  const batch = new BatchedLines(dest, TEXT_LINES);
   batch.flush();
   batch.close();
   t.same(dest.writes, []);
