@@ -5,7 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Stream } from 'node:stream';
-import { createProxyServer, type ProxyServer } from 'http-proxy-3';
+import { createProxyServer, type ProxyServer, type ServerOptions } from 'http-proxy-3';
 import { continueBody, type RequestContext } from '../pipeline/context.js';
 import { responseHeaders } from './response-headers.js';
 import {
@@ -66,14 +66,26 @@ export interface ForwarderConfig {
   readonly connectTimeoutMs: number;
 }
 
-// http-proxy-3's deleteLength pass turns a chunked DELETE/OPTIONS into `Content-Length: 0` while still
-// streaming the body after it: the upstream would parse those bytes as a second, unchecked request.
-function dropDeleteLengthPass(proxy: ProxyServer): void {
-  const internals = proxy as unknown as { webPasses?: Array<{ name: string }> };
-  const passes = internals.webPasses;
-  const i = passes?.findIndex((p) => p.name === 'deleteLength') ?? -1;
-  if (!passes || i === -1) throw new Error('http-proxy-3 internals changed: deleteLength pass not found');
-  passes.splice(i, 1);
+/** http-proxy-3's `stream` pass: it builds the upstream request and pipes the body (passes/web-incoming). */
+type StreamPass = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  options: ServerOptions,
+  head: undefined,
+  server: ProxyServer,
+  callback: (err: Error) => void,
+) => unknown;
+
+// Only the `stream` pass is run, called directly with options built once. The others do nothing wanted
+// here: `timeout` and `XHeaders` are off, and `deleteLength` is harmful (it turns a chunked DELETE or
+// OPTIONS into `Content-Length: 0` while still streaming the body after it: the upstream would parse
+// those bytes as a second, unchecked request). And web() copies every option into a new object for each
+// request, which cost more than the passes themselves.
+function streamPass(proxy: ProxyServer): StreamPass {
+  const passes = (proxy as unknown as { webPasses?: ReadonlyArray<{ name: string }> }).webPasses;
+  const pass = passes?.find((p) => p.name === 'stream');
+  if (typeof pass !== 'function') throw new Error('http-proxy-3 internals changed: stream pass not found');
+  return pass as unknown as StreamPass;
 }
 
 // What http-proxy-3's stream pass touches on the response it is given: `on('close')` (to abort the
@@ -109,6 +121,9 @@ function bufferedBody(body: Buffer, path: string): Stream {
 export class Forwarder {
   private readonly agent: http.Agent;
   private readonly proxy: ProxyServer;
+  private readonly stream: StreamPass;
+  /** what every exchange without a buffered body passes to the stream pass */
+  private readonly options: ServerOptions;
   private readonly pending = new WeakMap<http.IncomingMessage, Pending>();
   /** the upstream URL's path, without a trailing slash, prefixed to every target */
   private readonly basePath: string;
@@ -122,7 +137,7 @@ export class Forwarder {
     this.basePath = config.url.pathname.replace(/\/+$/, '');
     const Agent = config.url.protocol === 'https:' ? https.Agent : http.Agent;
     this.agent = new Agent({ keepAlive: true, scheduling: 'lifo', maxFreeSockets: 256 });
-    this.proxy = createProxyServer({
+    this.options = {
       target: config.url,
       agent: this.agent,
       selfHandleResponse: true,
@@ -133,8 +148,9 @@ export class Forwarder {
       prependPath: false,
       xfwd: false,
       ws: false,
-    });
-    dropDeleteLengthPass(this.proxy);
+    };
+    this.proxy = createProxyServer(this.options);
+    this.stream = streamPass(this.proxy);
     this.proxy.on('proxyReq', (proxyReq, req) => this.onProxyReq(proxyReq, req));
     this.proxy.on('proxyRes', (proxyRes, req) => this.onProxyRes(proxyRes, req));
   }
@@ -166,10 +182,11 @@ export class Forwarder {
     if (options.body) {
       // http-proxy-3 aborts the upstream request when the response it was given closes; a stand-in
       // that never closes keeps a claimed exchange running after its client has gone.
-      this.proxy.web(ctx.req, DETACHED_RESPONSE, { buffer: bufferedBody(options.body, this.basePath + ctx.target) }, (err) => this.onError(p, err));
+      const buffered = { ...this.options, buffer: bufferedBody(options.body, this.basePath + ctx.target) };
+      this.stream(ctx.req, DETACHED_RESPONSE, buffered, undefined, this.proxy, (err) => this.onError(p, err));
       return;
     }
-    this.proxy.web(ctx.req, ctx.res, {}, (err) => this.onError(p, err));
+    this.stream(ctx.req, ctx.res, this.options, undefined, this.proxy, (err) => this.onError(p, err));
     // A client that goes away mid-exchange: http-proxy-3 destroys the upstream request itself.
     ctx.res.on('close', () => {
       if (!p.settled) this.settle(p, { kind: 'failed', failure: { code: 'UPSTREAM_OUTCOME_UNKNOWN', sent: p.connected, reason: 'client_closed' } });
