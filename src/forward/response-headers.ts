@@ -13,6 +13,10 @@ const HOP_BY_HOP = new Set([
   'x-request-id',
 ]);
 
+/** Only a name as long as a hop-by-hop one can be one: the others skip toLowerCase(). */
+const HOP_LENGTH = new Uint8Array(32);
+for (const name of HOP_BY_HOP) HOP_LENGTH[name.length] = 1;
+
 /** Flat [name, value, …] list, as res.writeHead accepts, preserving order, case and repeats. */
 export function responseHeaders(rawHeaders: readonly string[], connection: string | string[] | undefined, requestId: string): string[] {
   const listed =
@@ -22,8 +26,10 @@ export function responseHeaders(rawHeaders: readonly string[], connection: strin
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
+    if (listed !== undefined || HOP_LENGTH[name.length] === 1) {
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
+    }
     out.push(name, rawHeaders[i + 1] as string);
   }
   out.push('X-Request-Id', requestId);

@@ -71,8 +71,9 @@ export function createContext(
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
-    if (name.length === 13 && name.toLowerCase() === 'authorization') authorizationLines++;
-    else if (name.length === 4 && name.toLowerCase() === 'host') hostLines++;
+    // The usual spellings are compared first: toLowerCase() on every request's names showed up in profiles.
+    if (name.length === 13 && (name === 'Authorization' || name === 'authorization' || name.toLowerCase() === 'authorization')) authorizationLines++;
+    else if (name.length === 4 && (name === 'Host' || name === 'host' || name.toLowerCase() === 'host')) hostLines++;
     else if (name.length === 15 && name.toLowerCase() === 'idempotency-key') {
       if (idempotencyKeyLines === NO_KEYS) idempotencyKeyLines = [];
       idempotencyKeyLines.push(raw[i + 1] as string);
