@@ -9,6 +9,7 @@ interface AutocannonOptions {
   /** seconds */
   readonly duration: number;
   readonly method: string;
+  readonly amount?: number;
   readonly headers: Readonly<Record<string, string>>;
   /** seconds before a request counts as timed out */
   readonly timeout: number;
@@ -42,6 +43,8 @@ export interface LoadSpec {
   readonly url: string;
   readonly connections: number;
   readonly durationS: number;
+  /** stop after this many requests instead of after durationS */
+  readonly amount?: number;
   readonly headers: Readonly<Record<string, string>>;
   /** 'GET' when absent */
   readonly method?: string;
@@ -78,6 +81,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     method: spec.method ?? 'GET',
     headers: spec.headers,
     timeout: 10,
+    ...(spec.amount === undefined ? {} : { amount: spec.amount }),
     ...(spec.body === undefined ? {} : { body: spec.body }),
     ...(spec.perRequestHeaders === undefined ? {} : { requests: [{ setupRequest: withHeaders(spec.perRequestHeaders) }] }),
   });

@@ -19,8 +19,8 @@ const live = new Set<Child>();
 
 const hasExited = (c: Child): boolean => c.proc.exitCode !== null || c.proc.signalCode !== null;
 
-/** Starts `node <args>` in `cwd`; its output goes to `<logDir>/<name>.out|.err`. */
-export function startChild(name: string, args: readonly string[], logDir: string, cwd: string): Child {
+/** Starts `node <args>` (or `command <args>`) in `cwd`; its output goes to `<logDir>/<name>.out|.err`. */
+export function startChild(name: string, args: readonly string[], logDir: string, cwd: string, command: string = process.execPath): Child {
   const stdoutFile = path.join(logDir, `${name}.out`);
   const stderrFile = path.join(logDir, `${name}.err`);
   const out = openSync(stdoutFile, 'w');
@@ -28,7 +28,7 @@ export function startChild(name: string, args: readonly string[], logDir: string
   // NODE_OPTIONS is dropped so no loader or flag from the bench's own runtime (tsx) leaks into a child.
   const env = { ...process.env };
   delete env['NODE_OPTIONS'];
-  const proc = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', out, err] });
+  const proc = spawn(command, args, { cwd, env, stdio: ['ignore', out, err] });
   closeSync(out);
   closeSync(err);
   if (proc.pid === undefined) throw new Error(`could not start ${name}`);
