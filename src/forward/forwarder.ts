@@ -283,7 +283,7 @@ export class Forwarder {
     const { ctx } = p;
     p.connected = true;
     const status = proxyRes.statusCode ?? 502;
-    const headers = responseHeaders(proxyRes.rawHeaders, proxyRes.headers.connection, ctx.requestId);
+    const headers = responseHeaders(proxyRes.rawHeaders, ctx.requestId);
     const limit = p.options.captureBytes;
     const chunks: Buffer[] | undefined = limit === undefined ? undefined : [];
     let captured = 0;

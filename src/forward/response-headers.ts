@@ -17,12 +17,29 @@ const HOP_BY_HOP = new Set([
 const HOP_LENGTH = new Uint8Array(32);
 for (const name of HOP_BY_HOP) HOP_LENGTH[name.length] = 1;
 
-/** Flat [name, value, …] list, as res.writeHead accepts, preserving order, case and repeats. */
-export function responseHeaders(rawHeaders: readonly string[], connection: string | string[] | undefined, requestId: string): string[] {
-  const listed =
-    typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close'
-      ? new Set(connection.split(',').map((s) => s.trim().toLowerCase()))
-      : undefined;
+/** The names the upstream's Connection lines list (Node would join several lines into one value). */
+function connectionListed(rawHeaders: readonly string[]): Set<string> | undefined {
+  let listed: Set<string> | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length !== 10 || (name !== 'Connection' && name !== 'connection' && name.toLowerCase() !== 'connection')) continue;
+    const value = rawHeaders[i + 1] as string;
+    // the usual values list no header
+    if (value === 'keep-alive' || value === 'close') continue;
+    for (const part of value.split(',')) {
+      const listedName = part.trim().toLowerCase();
+      if (listedName) (listed ??= new Set()).add(listedName);
+    }
+  }
+  return listed;
+}
+
+/**
+ * Flat [name, value, …] list, as res.writeHead accepts, preserving order, case and repeats. Read from
+ * rawHeaders alone: `proxyRes.headers` would build a headers object for every response, for one value.
+ */
+export function responseHeaders(rawHeaders: readonly string[], requestId: string): string[] {
+  const listed = connectionListed(rawHeaders);
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
