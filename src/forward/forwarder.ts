@@ -298,9 +298,11 @@ export class Forwarder {
     // Settled when the upstream's answer is complete, whatever the client does after: an idempotent
     // record can be completed even if this client has gone away.
     let finish = (): void => {};
+    const plain = !p.options.body;
     proxyRes.on('end', () => {
       const body = chunks && !overflow ? Buffer.concat(chunks, captured) : undefined;
       this.settle(p, { kind: 'response', status, headers, body, finish });
+      if (plain && !ctx.res.destroyed && !ctx.res.writableEnded) ctx.res.end();
     });
     proxyRes.on('close', () => {
       if (!proxyRes.complete) this.onError(p, Object.assign(new Error('upstream response cut'), { code: 'ECONNRESET' }));
@@ -310,13 +312,20 @@ export class Forwarder {
       return;
     }
     ctx.res.writeHead(status, proxyRes.statusMessage, headers);
-    if (!p.options.body) {
-      proxyRes.pipe(ctx.res);
+    const res = ctx.res;
+    if (plain) {
+      // Streamed with one listener instead of pipe(), which adds and later removes seven on the two
+      // streams per response. The same back-pressure; the end is written by the 'end' listener above.
+      proxyRes.on('data', (chunk: Buffer) => {
+        if (!res.destroyed && !res.write(chunk)) {
+          proxyRes.pause();
+          res.once('drain', () => proxyRes.resume());
+        }
+      });
       return;
     }
     // Claimed exchange: the last chunk waits for finish(), called once the record is settled, so a client
     // never holds the whole response while a duplicate (on any replica) could still find the key in flight.
-    const res = ctx.res;
     let held: Buffer | undefined;
     proxyRes.on('data', (chunk: Buffer) => {
       const ready = held;
