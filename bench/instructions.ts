@@ -7,7 +7,7 @@
 //   - TurboFan still recompiles now and then under valgrind: its share is printed apart, and "net" (the
 //     rest) is the figure to compare.
 // JIT-compiled functions are anonymous in callgrind; with BENCH_PERF_MAP=1 node also writes
-// /tmp/perf-<pid>.map, which names them (the pid is printed).
+// /tmp/perf-<pid>.map, which names them (the pid is printed), and the callgrind output is kept.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -113,7 +113,12 @@ async function main(): Promise<void> {
   const arg = process.argv[2] ?? 'custody-proxy';
   if (arg !== 'custody-proxy' && arg !== 'passthrough') throw new Error(`usage: npm run bench:instructions [-- custody-proxy|passthrough]`);
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'custody-proxy-instructions-'));
-  await runBounded('bench:instructions', 600_000, () => rmSync(logDir, { recursive: true, force: true }), () => measure(arg, logDir));
+  const keep = process.env['BENCH_PERF_MAP'] === '1';
+  const cleanup = (): void => {
+    if (keep) log(`callgrind output kept in ${logDir}`);
+    else rmSync(logDir, { recursive: true, force: true });
+  };
+  await runBounded('bench:instructions', 600_000, cleanup, () => measure(arg, logDir));
 }
 
 await main();
