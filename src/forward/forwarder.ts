@@ -118,12 +118,37 @@ function bufferedBody(body: Buffer, path: string): Stream {
   } as unknown as Stream;
 }
 
+/**
+ * The request body, forwarded with one 'data' and one 'end' listener instead of req.pipe(proxyReq),
+ * which adds and later removes about ten listeners on the two streams per request. The same
+ * back-pressure. http-proxy-3 calls `options.buffer.pipe(proxyReq)` synchronously inside the stream pass,
+ * so the request it belongs to is handed over in `source` just before that call.
+ */
+const streamedBody = {
+  source: undefined as http.IncomingMessage | undefined,
+  pipe(destination: http.ClientRequest): http.ClientRequest {
+    const req = streamedBody.source;
+    if (!req) throw new Error('streamedBody used outside Forwarder.start');
+    streamedBody.source = undefined;
+    req.on('data', (chunk: Buffer) => {
+      if (!destination.write(chunk) && !destination.destroyed) {
+        req.pause();
+        destination.once('drain', () => req.resume());
+      }
+    });
+    req.on('end', () => destination.end());
+    return destination;
+  },
+};
+
 export class Forwarder {
   private readonly agent: http.Agent;
   private readonly proxy: ProxyServer;
   private readonly stream: StreamPass;
   /** what every exchange without a buffered body passes to the stream pass */
   private readonly options: ServerOptions;
+  /** the same, with the request body forwarded by streamedBody */
+  private readonly streamed: ServerOptions;
   private readonly pending = new WeakMap<http.IncomingMessage, Pending>();
   /** the upstream URL's path, without a trailing slash, prefixed to every target */
   private readonly basePath: string;
@@ -149,6 +174,7 @@ export class Forwarder {
       xfwd: false,
       ws: false,
     };
+    this.streamed = { ...this.options, buffer: streamedBody as unknown as Stream };
     this.proxy = createProxyServer(this.options);
     this.stream = streamPass(this.proxy);
     this.proxy.on('proxyReq', (proxyReq, req) => this.onProxyReq(proxyReq, req));
@@ -186,7 +212,8 @@ export class Forwarder {
       this.stream(ctx.req, DETACHED_RESPONSE, buffered, undefined, this.proxy, (err) => this.onError(p, err));
       return;
     }
-    this.stream(ctx.req, ctx.res, this.options, undefined, this.proxy, (err) => this.onError(p, err));
+    streamedBody.source = ctx.req;
+    this.stream(ctx.req, ctx.res, this.streamed, undefined, this.proxy, (err) => this.onError(p, err));
     // A client that goes away mid-exchange: http-proxy-3 destroys the upstream request itself.
     ctx.res.on('close', () => {
       if (!p.settled) this.settle(p, { kind: 'failed', failure: { code: 'UPSTREAM_OUTCOME_UNKNOWN', sent: p.connected, reason: 'client_closed' } });
