@@ -213,7 +213,12 @@ export class Forwarder {
       return;
     }
     streamedBody.source = ctx.req;
-    this.stream(ctx.req, ctx.res, this.streamed, undefined, this.proxy, (err) => this.onError(p, err));
+    try {
+      this.stream(ctx.req, ctx.res, this.streamed, undefined, this.proxy, (err) => this.onError(p, err));
+    } finally {
+      // also when http.request() threw before the body was piped: no request is kept for the next one
+      streamedBody.source = undefined;
+    }
     // A client that goes away mid-exchange: http-proxy-3 destroys the upstream request itself.
     ctx.res.on('close', () => {
       if (!p.settled) this.settle(p, { kind: 'failed', failure: { code: 'UPSTREAM_OUTCOME_UNKNOWN', sent: p.connected, reason: 'client_closed' } });
