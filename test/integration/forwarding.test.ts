@@ -375,24 +375,48 @@ t.test('Expect: 100-continue without a key: 401, no 100 Continue, upstream not c
 });
 
 
-t.test('a client that stops reading holds the upstream back (back-pressure), and then gets every byte', async (t) => {
-  const total = 64 * 1024 * 1024;
-  const block = Buffer.alloc(64 * 1024);
-  for (let i = 0; i < block.length; i++) block[i] = (i * 7) % 251;
-  let written = 0;
-  upstream.handler = (_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
-    const pump = (): void => {
-      while (written < total) {
-        written += block.length;
-        if (!res.write(block)) {
-          res.once('drain', pump);
-          return;
-        }
+/** 64 MiB of a known byte pattern, written with back-pressure; `written` counts what the writer accepted. */
+const BIG = 64 * 1024 * 1024;
+const BLOCK = Buffer.alloc(64 * 1024);
+for (let i = 0; i < BLOCK.length; i++) BLOCK[i] = (i * 7) % 251;
+
+function writePattern(out: http.ServerResponse | http.ClientRequest): { written: number } {
+  const progress = { written: 0 };
+  const pump = (): void => {
+    while (progress.written < BIG) {
+      progress.written += BLOCK.length;
+      if (!out.write(BLOCK)) {
+        out.once('drain', pump);
+        return;
       }
-      res.end();
-    };
-    pump();
+    }
+    out.end();
+  };
+  pump();
+  return progress;
+}
+
+/** Reads a stream of the pattern: how many bytes came, and whether every one was in place. */
+function readPattern(from: http.IncomingMessage): Promise<{ received: number; intact: boolean }> {
+  let received = 0;
+  let intact = true;
+  from.on('data', (chunk: Buffer) => {
+    for (let i = 0; i < chunk.length; i++) if (chunk[i] !== (((received + i) % BLOCK.length) * 7) % 251) intact = false;
+    received += chunk.length;
+  });
+  from.resume();
+  return new Promise((resolve) => from.on('end', () => resolve({ received, intact })));
+}
+
+// Socket buffers and stream high-water marks hold a few MiB at most; without back-pressure the proxy
+// would take in all 64 MiB while one side does not read.
+const HELD_BACK = BIG / 4;
+
+t.test('a client that stops reading holds the upstream back (back-pressure), and then gets every byte', async (t) => {
+  let progress = { written: 0 };
+  upstream.handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(BIG) });
+    progress = writePattern(res);
   };
   const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
     http.get(`${proxy.url}/v1/export`, { headers: { authorization: AUTH[1] } }, resolve).on('error', reject);
@@ -400,38 +424,20 @@ t.test('a client that stops reading holds the upstream back (back-pressure), and
   t.equal(res.statusCode, 200);
   res.pause();
   await sleep(600);
-  // Socket buffers and stream high-water marks hold a few MiB at most; without back-pressure the proxy
-  // would read all 64 MiB into memory meanwhile.
-  t.ok(written < total / 4, `the upstream was held back while the client did not read (${(written / 2 ** 20).toFixed(1)} MiB written)`);
-  let received = 0;
-  let intact = true;
-  res.on('data', (chunk: Buffer) => {
-    for (let i = 0; i < chunk.length; i++) if (chunk[i] !== (((received + i) % block.length) * 7) % 251) intact = false;
-    received += chunk.length;
-  });
-  res.resume();
-  await new Promise((r) => res.on('end', r));
-  t.equal(received, total, 'every byte arrived');
-  t.ok(intact, 'in order and unchanged');
+  t.ok(progress.written < HELD_BACK, `the upstream was held back while the client did not read (${(progress.written / 2 ** 20).toFixed(1)} MiB written)`);
+  const got = await readPattern(res);
+  t.equal(got.received, BIG, 'every byte arrived');
+  t.ok(got.intact, 'in order and unchanged');
 });
 
 t.test("an upstream that stops reading holds the client's upload back (back-pressure), then gets every byte", async (t) => {
-  const total = 64 * 1024 * 1024;
-  const block = Buffer.alloc(64 * 1024);
-  for (let i = 0; i < block.length; i++) block[i] = (i * 7) % 251;
-  let received = 0;
-  let intact = true;
   let startReading = (): void => {};
   const reading = new Promise<void>((resolve) => (startReading = resolve));
   const slow = http.createServer((req, res) => {
     req.pause();
-    void reading.then(() => {
-      req.on('data', (chunk: Buffer) => {
-        for (let i = 0; i < chunk.length; i++) if (chunk[i] !== (((received + i) % block.length) * 7) % 251) intact = false;
-        received += chunk.length;
-      });
-      req.on('end', () => res.end(String(received)));
-      req.resume();
+    void reading.then(async () => {
+      const got = await readPattern(req);
+      res.end(JSON.stringify(got));
     });
   });
   slow.listen(0, '127.0.0.1');
@@ -443,32 +449,18 @@ t.test("an upstream that stops reading holds the client's upload back (back-pres
     slow.closeAllConnections();
     slow.close();
   });
-  let written = 0;
   const req = http.request(`${p.url}/v1/uploads`, {
     method: 'POST',
-    headers: { authorization: AUTH[1], 'content-type': 'application/octet-stream', 'content-length': String(total) },
+    headers: { authorization: AUTH[1], 'content-type': 'application/octet-stream', 'content-length': String(BIG) },
   });
   const response = new Promise<http.IncomingMessage>((resolve, reject) => req.on('response', resolve).on('error', reject));
-  const pump = (): void => {
-    while (written < total) {
-      written += block.length;
-      if (!req.write(block)) {
-        req.once('drain', pump);
-        return;
-      }
-    }
-    req.end();
-  };
-  pump();
+  const progress = writePattern(req);
   await sleep(600);
-  // Socket buffers and stream high-water marks hold a few MiB at most; without back-pressure the proxy
-  // would take in all 64 MiB meanwhile.
-  t.ok(written < total / 4, `the client was held back while the upstream did not read (${(written / 2 ** 20).toFixed(1)} MiB written)`);
+  t.ok(progress.written < HELD_BACK, `the client was held back while the upstream did not read (${(progress.written / 2 ** 20).toFixed(1)} MiB written)`);
   startReading();
   const res = await response;
   let text = '';
   for await (const c of res) text += String(c);
   t.equal(res.statusCode, 200);
-  t.equal(text, String(total), 'the upstream received every byte');
-  t.ok(intact, 'in order and unchanged');
+  t.same(JSON.parse(text), { received: BIG, intact: true }, 'the upstream received every byte, in order and unchanged');
 });
