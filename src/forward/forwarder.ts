@@ -73,7 +73,7 @@ type StreamPass = (
   options: ServerOptions,
   head: undefined,
   server: ProxyServer,
-  callback: (err: Error) => void,
+  callback: (err: Error, req: http.IncomingMessage) => void,
 ) => unknown;
 
 // Only the `stream` pass is run, called directly with options built once. The others do nothing wanted
@@ -209,12 +209,12 @@ export class Forwarder {
       // http-proxy-3 aborts the upstream request when the response it was given closes; a stand-in
       // that never closes keeps a claimed exchange running after its client has gone.
       const buffered = { ...this.options, buffer: bufferedBody(options.body, this.basePath + ctx.target) };
-      this.stream(ctx.req, DETACHED_RESPONSE, buffered, undefined, this.proxy, (err) => this.onError(p, err));
+      this.stream(ctx.req, DETACHED_RESPONSE, buffered, undefined, this.proxy, this.onStreamError);
       return;
     }
     streamedBody.source = ctx.req;
     try {
-      this.stream(ctx.req, ctx.res, this.streamed, undefined, this.proxy, (err) => this.onError(p, err));
+      this.stream(ctx.req, ctx.res, this.streamed, undefined, this.proxy, this.onStreamError);
     } finally {
       // also when http.request() threw before the body was piped: no request is kept for the next one
       streamedBody.source = undefined;
@@ -300,6 +300,12 @@ export class Forwarder {
       this.onError(p, err);
     }
   }
+
+  /** http-proxy-3's error callback, one for all exchanges (it passes the request back): no closure per request. */
+  private readonly onStreamError = (err: Error, req: http.IncomingMessage): void => {
+    const p = this.pending.get(req);
+    if (p) this.onError(p, err);
+  };
 
   private onError(p: Pending, err: unknown): void {
     if (p.settled) return;
