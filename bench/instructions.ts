@@ -17,7 +17,7 @@ import { compileChildren, ensureDist } from './build.js';
 import { writeCustodySetup } from './custody-setup.js';
 import { runLoad } from './load.js';
 import { runBounded, startChild, waitForLine, type Child } from './processes.js';
-import { startUpstream } from './targets.js';
+import { custodyPort, portFrom, startUpstream } from './targets.js';
 
 const PATH = '/v1/vaults';
 const READY_TIMEOUT_MS = 120_000;
@@ -84,17 +84,7 @@ async function measure(target: 'custody-proxy' | 'passthrough', logDir: string):
     root,
     'valgrind',
   );
-  const port = await waitForLine(
-    child,
-    (l) => {
-      if (l['msg'] === 'bench passthrough ready' && typeof l['port'] === 'number') return l['port'];
-      const proxy = l['proxy'];
-      if (l['msg'] !== 'custody-proxy listening' || proxy === null || typeof proxy !== 'object') return undefined;
-      const p: unknown = (proxy as Record<string, unknown>)['port'];
-      return typeof p === 'number' ? p : undefined;
-    },
-    READY_TIMEOUT_MS,
-  );
+  const port = await waitForLine(child, target === 'passthrough' ? portFrom('bench passthrough ready') : custodyPort, READY_TIMEOUT_MS);
   log(`${target} under callgrind (pid ${child.pid}), upstream ${up.url}; ${warmup} warm-up GETs, then ${requests} counted`);
   const load = { url: `http://127.0.0.1:${port}${PATH}`, connections: 20, durationS: 600, headers: { authorization: setup.authorization } };
   const warm = await runLoad({ ...load, amount: warmup });

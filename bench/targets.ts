@@ -18,11 +18,12 @@ export interface Started {
   readonly setup: CustodySetup;
 }
 
-const portFrom = (msg: string) => (line: Record<string, unknown>): number | undefined =>
+/** Picks `port` from the JSON line whose msg is `msg` (the bench children's ready lines). */
+export const portFrom = (msg: string) => (line: Record<string, unknown>): number | undefined =>
   line['msg'] === msg && typeof line['port'] === 'number' ? line['port'] : undefined;
 
 // custody-proxy's pino line: {"msg":"custody-proxy listening","proxy":{"address":…,"port":N},…}
-function custodyPort(line: Record<string, unknown>): number | undefined {
+export function custodyPort(line: Record<string, unknown>): number | undefined {
   const proxy = line['proxy'];
   if (line['msg'] !== 'custody-proxy listening' || proxy === null || typeof proxy !== 'object') return undefined;
   const port: unknown = (proxy as Record<string, unknown>)['port'];
