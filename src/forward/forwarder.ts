@@ -4,7 +4,7 @@
 // UPSTREAM_OUTCOME_UNKNOWN and 504 UPSTREAM_TIMEOUT (whole response) through the returned outcome.
 import http from 'node:http';
 import https from 'node:https';
-import type { Stream } from 'node:stream';
+import type { Readable, Stream, Writable } from 'node:stream';
 import { createProxyServer, type ProxyServer, type ServerOptions } from 'http-proxy-3';
 import { continueBody, type RequestContext } from '../pipeline/context.js';
 import { responseHeaders } from './response-headers.js';
@@ -119,6 +119,17 @@ function bufferedBody(body: Buffer, path: string): Stream {
 }
 
 /**
+ * One chunk from `from` to `to` with back-pressure: `from` pauses until `to` drains. Nothing is written
+ * to a destination that is already destroyed (its side of the exchange is over; the chunk is dropped).
+ */
+function passOn(from: Readable, to: Writable, chunk: Buffer): void {
+  if (!to.destroyed && !to.write(chunk)) {
+    from.pause();
+    to.once('drain', () => from.resume());
+  }
+}
+
+/**
  * The request body, forwarded with one 'data' and one 'end' listener instead of req.pipe(proxyReq),
  * which adds and later removes about ten listeners on the two streams per request. The same
  * back-pressure. http-proxy-3 calls `options.buffer.pipe(proxyReq)` synchronously inside the stream pass,
@@ -130,12 +141,7 @@ const streamedBody = {
     const req = streamedBody.source;
     if (!req) throw new Error('streamedBody used outside Forwarder.start');
     streamedBody.source = undefined;
-    req.on('data', (chunk: Buffer) => {
-      if (!destination.write(chunk) && !destination.destroyed) {
-        req.pause();
-        destination.once('drain', () => req.resume());
-      }
-    });
+    req.on('data', (chunk: Buffer) => passOn(req, destination, chunk));
     req.on('end', () => destination.end());
     return destination;
   },
@@ -354,12 +360,7 @@ export class Forwarder {
     if (plain) {
       // Streamed with one listener instead of pipe(), which adds and later removes seven on the two
       // streams per response. The same back-pressure; the end is written by the 'end' listener above.
-      proxyRes.on('data', (chunk: Buffer) => {
-        if (!res.destroyed && !res.write(chunk)) {
-          proxyRes.pause();
-          res.once('drain', () => proxyRes.resume());
-        }
-      });
+      proxyRes.on('data', (chunk: Buffer) => passOn(proxyRes, res, chunk));
       return;
     }
     // Claimed exchange: the last chunk waits for finish(), called once the record is settled, so a client
@@ -368,10 +369,7 @@ export class Forwarder {
     proxyRes.on('data', (chunk: Buffer) => {
       const ready = held;
       held = chunk;
-      if (ready && !res.destroyed && !res.write(ready)) {
-        proxyRes.pause();
-        res.once('drain', () => proxyRes.resume());
-      }
+      if (ready) passOn(proxyRes, res, ready);
     });
     // Detached: a client that leaves never stops the upstream response from being read to the end.
     res.once('close', () => proxyRes.resume());
