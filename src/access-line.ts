@@ -47,7 +47,7 @@ export function accessFields(e: AccessEntry): Record<string, unknown> {
   };
 }
 
-/** JSON.stringify(accessFields(e)), built without the intermediate object; `utf8` tells whether any value needed escaping. */
+/** Set by accessLineText: whether the last line has a value that JSON.stringify escaped (so it may hold non-latin1 text). */
 let utf8 = false;
 
 /** Printable ASCII other than `"` and `\`: such a string is its own JSON body. */
@@ -62,7 +62,7 @@ function str(s: string): string {
 // String(n) is JSON's number syntax for every finite number; JSON writes the others as null.
 const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
 
-/** The line, exactly as JSON.stringify(accessFields(e)) writes it. */
+/** The line, exactly as JSON.stringify(accessFields(e)) writes it, built without the intermediate object. */
 export function accessLineText(e: AccessEntry): string {
   utf8 = false;
   let line = `{"level":"${e.level}","time":${num(e.time)},"service":"custody-proxy","requestId":${str(e.requestId)},"method":${str(e.method)},"path":${str(e.path)},"status":${num(e.status)},"outcome":${str(e.outcome)}`;

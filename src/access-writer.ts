@@ -3,7 +3,7 @@
 // ordering) once per 64 KiB or every 100 ms. A busy proxy makes a few writes a second for its access log,
 // and no line outlives its request as a string: strings kept for a batch survived young-generation
 // collections and were copied and promoted, which measured as several percent of a GET's CPU.
-// Access lines are encoded straight into the buffer (access-line.ts), in pino's format.
+// What a line is and how it is written into the buffer is the LineEncoder's (access-line.ts for access lines).
 
 const FLUSH_BYTES = 64 * 1024;
 const FLUSH_MS = 100;
