@@ -5,7 +5,7 @@ import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const SECRET_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
 
-/** One-shot crypto.hash: no Hash object per request on the authentication path. */
+/** A secret's SHA-256 digest (one-shot crypto.hash), as stored by formatSecretHash. */
 export function sha256(secret: string): Buffer {
   return hash('sha256', secret, 'buffer');
 }
