@@ -8,6 +8,9 @@
 //     rest) is the figure to compare.
 // JIT-compiled functions are anonymous in callgrind; with BENCH_PERF_MAP=1 node also writes
 // /tmp/perf-<pid>.map, which names them (the pid is printed), and the callgrind output is kept.
+// BENCH_CACHE_SIM=1 also simulates the caches (32 KiB L1s, a 32 MiB 16-way last level like this host's
+// L3) and prints misses per GET: two builds with the same instructions can still differ in how much
+// memory they touch (session 5: custody's 16 MiB young generation against the pass-through's 8 MiB).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -37,12 +40,25 @@ const COMPILER = /compiler::|turboshaft::|maglev::|baseline::|interpreter::|Byte
 interface Counts {
   readonly total: number;
   readonly compiler: number;
+  /** the PROGRAM TOTALS of every event recorded (Ir, and with cache simulation I1mr, D1mr, ...) */
+  readonly events: ReadonlyMap<string, number>;
+}
+
+const CACHE_SIM = ['--cache-sim=yes', '--I1=32768,8,64', '--D1=32768,8,64', '--LL=33554432,16,64'];
+
+/** The events line and the totals line of callgrind_annotate's header, as name → count. */
+function totals(text: string): Map<string, number> {
+  const names = /^Events shown:\s+(.*)$/m.exec(text)?.[1]?.trim().split(/\s+/) ?? [];
+  const line = text.split('\n').find((l) => l.includes('PROGRAM TOTALS')) ?? '';
+  // a count is digits with commas, or '.' for none
+  const counts = [...line.matchAll(/([\d,]+|\.)(?: \([ \d.]+%\))?\s/g)].map((m) => (m[1] === '.' ? 0 : Number((m[1] ?? '0').replaceAll(',', ''))));
+  return new Map(names.map((n, i) => [n, counts[i] ?? 0]));
 }
 
 /** Sums callgrind_annotate's per-function counts (its largest dump part is the measured window). */
 function readCounts(outFile: string): Counts {
   const dir = path.dirname(outFile);
-  let best: Counts = { total: 0, compiler: 0 };
+  let best: Counts = { total: 0, compiler: 0, events: new Map() };
   // callgrind.out itself is written only at exit; the dump is callgrind.out.1
   for (const name of readdirSync(dir).filter((f) => f.startsWith(`${path.basename(outFile)}.`))) {
     const text = execFileSync('callgrind_annotate', ['--threshold=100', path.join(dir, name)], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
@@ -55,7 +71,7 @@ function readCounts(outFile: string): Counts {
       if ((m[2] ?? '').includes('PROGRAM TOTALS')) total = n;
       else if (COMPILER.test(m[2] ?? '')) compiler += n;
     }
-    if (total > best.total) best = { total, compiler };
+    if (total > best.total) best = { total, compiler, events: totals(text) };
   }
   return best;
 }
@@ -74,12 +90,13 @@ async function measure(target: 'custody-proxy' | 'passthrough', logDir: string):
   mkdirSync(configDir);
   const setup = writeCustodySetup(configDir, up.url, 300);
   const outFile = path.join(logDir, 'callgrind.out');
+  const cacheSim = process.env['BENCH_CACHE_SIM'] === '1';
   const nodeArgs = ['--predictable', ...(process.env['BENCH_PERF_MAP'] === '1' ? ['--perf-basic-prof'] : [])];
   const program =
     target === 'passthrough' ? [path.join(childDir, 'passthrough.js'), up.url] : ['bin/custody-proxy.js', 'serve', '--config', setup.configFile];
   const child = startChild(
     target,
-    ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outFile}`, process.execPath, ...nodeArgs, ...program],
+    ['--tool=callgrind', ...(cacheSim ? CACHE_SIM : []), '--instr-atstart=no', `--callgrind-out-file=${outFile}`, process.execPath, ...nodeArgs, ...program],
     logDir,
     root,
     'valgrind',
@@ -97,6 +114,13 @@ async function measure(target: 'custody-proxy' | 'passthrough', logDir: string):
   const c = readCounts(outFile);
   const per = (n: number): string => Math.round(n / counted.requests).toLocaleString('en-US');
   log(`instructions per GET: total ${per(c.total)}, compiler ${per(c.compiler)}, net ${per(c.total - c.compiler)}`);
+  if (cacheSim) {
+    const e = (name: string): number => c.events.get(name) ?? 0;
+    log(
+      `simulated cache misses per GET: L1 instruction ${per(e('I1mr'))}, L1 data read ${per(e('D1mr'))}, L1 data write ${per(e('D1mw'))}; ` +
+        `last level (32 MiB) read ${per(e('DLmr') + e('ILmr'))}, write ${per(e('DLmw'))}`,
+    );
+  }
 }
 
 async function main(): Promise<void> {
