@@ -147,6 +147,21 @@ const streamedBody = {
   },
 };
 
+/**
+ * The upstream as a plain object with the fields http-proxy-3's setupOutgoing reads on every request
+ * (protocol, host, hostname, port, href). On a URL each of those is a getter call, and the option names
+ * it copies that a URL lacks (key, cert, ca…) are looked up along URL's prototype chain.
+ */
+function detailedTarget(url: URL): NonNullable<ServerOptions['target']> {
+  return Object.freeze({
+    protocol: url.protocol,
+    host: url.host,
+    hostname: url.hostname,
+    port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+    href: url.href,
+  });
+}
+
 export class Forwarder {
   private readonly agent: http.Agent;
   private readonly proxy: ProxyServer;
@@ -169,7 +184,7 @@ export class Forwarder {
     const Agent = config.url.protocol === 'https:' ? https.Agent : http.Agent;
     this.agent = new Agent({ keepAlive: true, scheduling: 'lifo', maxFreeSockets: 256 });
     this.options = {
-      target: config.url,
+      target: detailedTarget(config.url),
       agent: this.agent,
       selfHandleResponse: true,
       // keeps req.url as sent: without it http-proxy-3 re-parses and normalises the path

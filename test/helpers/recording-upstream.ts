@@ -30,7 +30,8 @@ export const defaultHandler: UpstreamHandler = (_req, res) => {
   res.end('{"ok":true}');
 };
 
-export async function startUpstream(handler: UpstreamHandler = defaultHandler): Promise<RecordingUpstream> {
+/** `host` is the loopback address to listen on: '127.0.0.1' or '::1' (the URL then brackets it). */
+export async function startUpstream(handler: UpstreamHandler = defaultHandler, host: '127.0.0.1' | '::1' = '127.0.0.1'): Promise<RecordingUpstream> {
   const requests: Received[] = [];
   const state = { handler };
   const server = http.createServer((req, res) => {
@@ -42,11 +43,11 @@ export async function startUpstream(handler: UpstreamHandler = defaultHandler): 
       state.handler(req, res, body);
     });
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(0, host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host === '::1' ? '[::1]' : host}:${port}`,
     port,
     requests,
     get handler() {

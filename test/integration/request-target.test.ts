@@ -176,3 +176,22 @@ t.test('an upstream URL with a path: every target is forwarded below it, GET and
     t.equal(upstream.requests[before]?.url, `/custody/api${target}`, `${target}: upstream received it below its own path`);
   }
 });
+
+t.test('an upstream on IPv6 loopback ([::1]): forwarded there, GET and keyed POST, with Host naming it in brackets', async (t) => {
+  const v6 = await startUpstream(undefined, '::1');
+  t.teardown(() => v6.close());
+  const proxy6 = await startProxy({ upstreamUrl: `${v6.url}/base`, credentialsYaml: credentialsYaml([{ id: key.tenant }], [key]) });
+  t.teardown(() => proxy6.close());
+  for (const idempotencyKey of [undefined, 'v6-key-1']) {
+    const before = v6.requests.length;
+    const lines = [`${idempotencyKey === undefined ? 'GET' : 'POST'} /v1/vaults HTTP/1.1`, `Host: 127.0.0.1:${proxy6.port}`, `Authorization: ${bearer(key)}`];
+    if (idempotencyKey !== undefined) lines.push(`Idempotency-Key: ${idempotencyKey}`, 'Content-Length: 2');
+    lines.push('Connection: close', '', idempotencyKey === undefined ? '' : '{}');
+    const r = parseResponses(await rawRequest(proxy6.port, Buffer.from(lines.join('\r\n'), 'latin1'), 3000))[0];
+    t.equal(r?.status, 200, `${idempotencyKey ?? 'GET'}: 200`);
+    t.equal(v6.requests.length, before + 1, 'the IPv6 upstream was called once');
+    t.equal(v6.requests[before]?.url, '/base/v1/vaults', 'below its path');
+    t.same(v6.headerLines(v6.requests[before]!, 'host'), [`[::1]:${v6.port}`], 'Host is the upstream, bracketed');
+    t.same(v6.headerLines(v6.requests[before]!, 'x-tenant-id'), [key.tenant], 'stamped');
+  }
+});
