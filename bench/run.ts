@@ -1,16 +1,19 @@
 // `npm run bench`: custody-proxy against a bare http-proxy-3 pass-through, in one run, on the same
-// upstream and the same keep-alive load, alternating rounds; prints each round, the medians and the
-// ratios, and writes bench/results/latest.json. See bench/README.md for how to read the figures.
+// upstream and the same keep-alive load, alternating within each round; prints each round, the medians
+// and the ratios, and writes bench/results/latest.json. See bench/README.md for how to read the figures.
+// Every round starts both proxies afresh (and warms them up): a process's speed depends on its start
+// (memory layout; one-start runs of the same two builds gave 0.79 to 1.02 in session 5), so one start per
+// round makes the median a median over starts too.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileChildren, ensureDist } from './build.js';
 import { runLoad } from './load.js';
-import { cpuSeconds, runBounded, type Child } from './processes.js';
+import { cpuSeconds, runBounded, stopChild, type Child } from './processes.js';
 import { alternateRounds, formatSummary, invalidRounds, invalidWarning, roundHeader, roundLine, summarize, TARGETS, type Round, type Summary, type Target } from './report.js';
 import { readSettings, type Settings } from './settings.js';
-import { preflight, startTargets, type Started } from './targets.js';
+import { preflight, startProxies, startUpstream, writeSetup, type Started } from './targets.js';
 
 const PATH = '/v1/vaults';
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -43,12 +46,15 @@ async function measure(s: Started, settings: Settings, target: Target, round: nu
   };
 }
 
-async function warmUp(s: Started, settings: Settings): Promise<void> {
-  if (settings.warmupS === 0) return;
+/** Unmeasured load on each target; returns its req/s per target, for the log. */
+async function warmUp(s: Started, settings: Settings): Promise<string> {
+  if (settings.warmupS === 0) return 'no warm-up';
+  const out: string[] = [];
   for (const t of TARGETS) {
     const w = await runLoad({ url: targetOf(s, t).url, connections: settings.connections, durationS: settings.warmupS, headers: { authorization: s.setup.authorization } });
-    log(`warm-up ${t}: ${w.reqPerSec.toFixed(0)} req/s`);
+    out.push(`${t} ${w.reqPerSec.toFixed(0)} req/s`);
   }
+  return `warm-up ${out.join(', ')}`;
 }
 
 interface RunRecord {
@@ -85,13 +91,21 @@ async function bench(settings: Settings, logDir: string): Promise<void> {
   log(`${settings.rounds} rounds x ${settings.durationS} s per target, ${settings.connections} keep-alive connections, GET ${PATH}; loadgen, proxies and upstream share the machine`);
   const [dist, childDir] = await Promise.all([ensureDist(root, logDir, settings.forceBuild), compileChildren(root, logDir, settings.forceBuild)]);
   log(`build: ${dist}`);
-  const started = await startTargets({ root, logDir, childDir, credentials: settings.credentials, cpuProfDir: settings.cpuProfDir });
-  log(`upstream ${started.upstreamUrl} (pid ${started.upstream.pid}), custody-proxy ${started.custodyUrl} (pid ${started.custody.pid}, ${started.setup.credentialCount} credentials), passthrough ${started.passthroughUrl} (pid ${started.passthrough.pid})`);
-  await preflight(started, PATH);
-  await warmUp(started, settings);
-  log('');
-  log(roundHeader());
-  const rounds = await alternateRounds(settings.rounds, TARGETS, (t, round) => measure(started, settings, t, round), (r) => log(roundLine(r)));
+  const options = { root, logDir, childDir, credentials: settings.credentials, cpuProfDir: settings.cpuProfDir };
+  const upstream = await startUpstream(childDir, logDir, root);
+  const setup = writeSetup(options, upstream.url);
+  log(`upstream ${upstream.url} (pid ${upstream.child.pid}), ${setup.credentialCount} credentials; each round starts both proxies afresh and warms them up for ${settings.warmupS} s each`);
+  const rounds: Round[] = [];
+  for (let round = 1; round <= settings.rounds; round++) {
+    const proxies = await startProxies(options, upstream.url, setup, `-${round}`);
+    const started: Started = { upstream: upstream.child, upstreamUrl: upstream.url, setup, ...proxies };
+    await preflight(started, PATH);
+    const warm = await warmUp(started, settings);
+    if (round === 1) log(`\n${roundHeader()}`);
+    rounds.push(...(await alternateRounds(1, TARGETS, (t) => measure(started, settings, t, round), (r) => log(roundLine(r)))));
+    log(`       (custody-proxy pid ${proxies.custody.pid}, passthrough pid ${proxies.passthrough.pid}; ${warm})`);
+    await Promise.all([stopChild(proxies.custody), stopChild(proxies.passthrough)]);
+  }
   const summary = summarize(rounds);
   const invalid = invalidRounds(rounds);
   log('');
@@ -103,11 +117,12 @@ async function bench(settings: Settings, logDir: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const settings = readSettings();
+  // five rounds by default: five starts of each proxy
+  const settings = readSettings({ BENCH_ROUNDS: '5', ...process.env });
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'custody-proxy-bench-'));
   const removeLogs = (): void => rmSync(logDir, { recursive: true, force: true });
-  // Builds, startup, warm-up and rounds, with room to spare.
-  const budgetMs = 240_000 + 2 * (settings.rounds * (settings.durationS + 2) + settings.warmupS) * 1000;
+  // Builds, then per round: two starts, two warm-ups and two measured loads, with room to spare.
+  const budgetMs = 240_000 + settings.rounds * (2 * (settings.durationS + settings.warmupS) + 30) * 1000;
   await runBounded('bench', budgetMs, removeLogs, () => bench(settings, logDir));
 }
 

@@ -50,29 +50,39 @@ export async function startCustody(name: string, configFile: string, logDir: str
   return { child, url: `http://127.0.0.1:${await waitForLine(child, custodyPort, READY_TIMEOUT_MS)}` };
 }
 
-export async function startTargets(o: StartOptions): Promise<Started> {
-  const { child: upstream, url: upstreamUrl } = await startUpstream(o.childDir, o.logDir, o.root);
+/** The two proxies under test, started side by side against one upstream. */
+export interface Proxies {
+  readonly custody: Child;
+  readonly custodyUrl: string;
+  readonly passthrough: Child;
+  readonly passthroughUrl: string;
+}
+
+/** Writes custody-proxy's config and credentials for `upstreamUrl` into `<logDir>/config`. */
+export function writeSetup(o: StartOptions, upstreamUrl: string): CustodySetup {
   // A folder of its own: custody-proxy watches the credentials file's folder and re-reads the document
   // on any change there, so the children's log files must not live next to it.
   const configDir = path.join(o.logDir, 'config');
   mkdirSync(configDir);
-  const setup = writeCustodySetup(configDir, upstreamUrl, o.credentials);
+  return writeCustodySetup(configDir, upstreamUrl, o.credentials);
+}
+
+/** custody-proxy and the pass-through; `suffix` tells the log files (and profiles) of one start from another's. */
+export async function startProxies(o: StartOptions, upstreamUrl: string, setup: CustodySetup, suffix = ''): Promise<Proxies> {
   const prof = (name: string): string[] =>
     o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
-  const passthrough = startChild('passthrough', [...prof('passthrough'), path.join(o.childDir, 'passthrough.js'), upstreamUrl], o.logDir, o.root);
+  const passthrough = startChild(`passthrough${suffix}`, [...prof('passthrough'), path.join(o.childDir, 'passthrough.js'), upstreamUrl], o.logDir, o.root);
   const [custody, pPort] = await Promise.all([
-    startCustody('custody-proxy', setup.configFile, o.logDir, o.root, prof('custody-proxy')),
+    startCustody(`custody-proxy${suffix}`, setup.configFile, o.logDir, o.root, prof('custody-proxy')),
     waitForLine(passthrough, portFrom('bench passthrough ready'), READY_TIMEOUT_MS),
   ]);
-  return {
-    upstream,
-    upstreamUrl,
-    custody: custody.child,
-    custodyUrl: custody.url,
-    passthrough,
-    passthroughUrl: `http://127.0.0.1:${pPort}`,
-    setup,
-  };
+  return { custody: custody.child, custodyUrl: custody.url, passthrough, passthroughUrl: `http://127.0.0.1:${pPort}` };
+}
+
+export async function startTargets(o: StartOptions): Promise<Started> {
+  const { child: upstream, url: upstreamUrl } = await startUpstream(o.childDir, o.logDir, o.root);
+  const setup = writeSetup(o, upstreamUrl);
+  return { upstream, upstreamUrl, setup, ...(await startProxies(o, upstreamUrl, setup)) };
 }
 
 async function get(url: string, authorization: string | undefined): Promise<{ status: number; tenant: unknown }> {
@@ -83,7 +93,7 @@ async function get(url: string, authorization: string | undefined): Promise<{ st
 }
 
 /** The load is only meaningful if custody-proxy really authenticates and stamps, and both answer 200. */
-export async function preflight(s: Started, pathAndQuery: string): Promise<void> {
+export async function preflight(s: Pick<Started, 'custodyUrl' | 'passthroughUrl' | 'setup'>, pathAndQuery: string): Promise<void> {
   const auth = s.setup.authorization;
   const ok = await get(s.custodyUrl + pathAndQuery, auth);
   if (ok.status !== 200 || ok.tenant !== s.setup.tenantId) {
