@@ -65,7 +65,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
     timeoutMs: config.upstream.timeout,
     connectTimeoutMs: config.upstream.connectTimeout,
   });
-  const store = createStore(config.idempotency, logger, metrics);
+  const store = await createStore(config.idempotency, logger, metrics);
   const idem = config.idempotency;
   const terminal = idempotencyTerminal(
     {

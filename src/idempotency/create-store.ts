@@ -4,11 +4,13 @@ import type { Logger } from '../logger.js';
 import { countIdempotency, type Metrics } from '../metrics.js';
 import type { ParsedConfig } from '../config/schema.js';
 import { MemoryStore } from './memory-store.js';
-import { RedisStore } from './redis-store.js';
 import type { IdempotencyStore } from './store.js';
 
-export function createStore(config: ParsedConfig['idempotency'], logger: Logger, metrics: Metrics): IdempotencyStore {
+export async function createStore(config: ParsedConfig['idempotency'], logger: Logger, metrics: Metrics): Promise<IdempotencyStore> {
   if (config.store === 'redis') {
+    // Loaded only here: ioredis and its dependencies add about 1 MB of heap and their load time to every
+    // process, and a proxy on the memory store never uses them.
+    const { RedisStore } = await import('./redis-store.js');
     return new RedisStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix });
   }
   logger.warn(
