@@ -1,5 +1,6 @@
 // Response headers passed back to the client: the upstream's, minus hop-by-hop ones (including those
 // its Connection header lists) and its own X-Request-Id, which is replaced by this request's.
+import { addListedNames } from '../pipeline/connection-listing.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -23,13 +24,7 @@ function connectionListed(rawHeaders: readonly string[]): Set<string> | undefine
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     if (name.length !== 10 || (name !== 'Connection' && name !== 'connection' && name.toLowerCase() !== 'connection')) continue;
-    const value = rawHeaders[i + 1] as string;
-    // the usual values list no header
-    if (value === 'keep-alive' || value === 'close') continue;
-    for (const part of value.split(',')) {
-      const listedName = part.trim().toLowerCase();
-      if (listedName) (listed ??= new Set()).add(listedName);
-    }
+    listed = addListedNames(rawHeaders[i + 1] as string, listed);
   }
   return listed;
 }

@@ -4,6 +4,7 @@
 // by Node; names with `_` are dropped outright because some servers read them as `-`), and a
 // `Connection` listing can never remove what the proxy sets or the end-to-end framing.
 import type { IncomingHttpHeaders } from 'node:http';
+import { addListedNames } from '../pipeline/connection-listing.js';
 import type { RequestContext } from '../pipeline/context.js';
 
 /** Never forwarded from the client: credentials, hop-by-hop, and names the proxy sets itself. */
@@ -36,23 +37,14 @@ const DROPPED = new Set([
 /** A `Connection` listing may not remove these. */
 const PROTECTED = new Set(['idempotency-key', 'content-length', 'content-type', 'content-encoding']);
 
-function connectionListed(value: string | undefined): Set<string> | undefined {
-  // The usual values list no header at all.
-  if (!value || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return undefined;
-  let listed: Set<string> | undefined;
-  for (const part of value.split(',')) {
-    const name = part.trim().toLowerCase();
-    if (name && !DROPPED.has(name) && !PROTECTED.has(name)) (listed ??= new Set()).add(name);
-  }
-  return listed;
-}
+const removable = (name: string): boolean => !DROPPED.has(name) && !PROTECTED.has(name);
 
 /** `upstreamHost` is host[:port] of the upstream, sent as Host. */
 export function stampHeaders(upstreamHost: string): (ctx: RequestContext) => void {
   return (ctx) => {
     const { req } = ctx;
     const from = req.headers;
-    const listed = connectionListed(from.connection);
+    const listed = from.connection ? addListedNames(from.connection, undefined, removable) : undefined;
     const out: IncomingHttpHeaders = {};
     for (const name in from) {
       if (DROPPED.has(name) || name.includes('_') || listed?.has(name)) continue;
