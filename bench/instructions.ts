@@ -40,7 +40,7 @@ const COMPILER = /compiler::|turboshaft::|maglev::|baseline::|interpreter::|Byte
 interface Counts {
   readonly total: number;
   readonly compiler: number;
-  /** the PROGRAM TOTALS of every event recorded (Ir, and with cache simulation I1mr, D1mr, ...) */
+  /** the PROGRAM TOTALS of every event recorded (Ir, the total above, and with cache simulation I1mr, D1mr, ...) */
   readonly events: ReadonlyMap<string, number>;
 }
 
@@ -62,16 +62,15 @@ function readCounts(outFile: string): Counts {
   // callgrind.out itself is written only at exit; the dump is callgrind.out.1
   for (const name of readdirSync(dir).filter((f) => f.startsWith(`${path.basename(outFile)}.`))) {
     const text = execFileSync('callgrind_annotate', ['--threshold=100', path.join(dir, name)], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-    let total = 0;
+    const events = totals(text);
+    const total = events.get('Ir') ?? 0;
     let compiler = 0;
     for (const line of text.split('\n')) {
+      // a function's line: its instruction count first, its name last
       const m = /^\s*([\d,]+) \([ \d.]+%\)\s+(.*)$/.exec(line);
-      if (!m) continue;
-      const n = Number((m[1] ?? '0').replaceAll(',', ''));
-      if ((m[2] ?? '').includes('PROGRAM TOTALS')) total = n;
-      else if (COMPILER.test(m[2] ?? '')) compiler += n;
+      if (m && !(m[2] ?? '').includes('PROGRAM TOTALS') && COMPILER.test(m[2] ?? '')) compiler += Number((m[1] ?? '0').replaceAll(',', ''));
     }
-    if (total > best.total) best = { total, compiler, events: totals(text) };
+    if (total > best.total) best = { total, compiler, events };
   }
   return best;
 }
