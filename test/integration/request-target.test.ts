@@ -156,6 +156,14 @@ t.test('absolute-form whose Host agrees with it is refused or forwarded in origi
   }
 });
 
+/** An authenticated GET of `target`, or with an Idempotency-Key a keyed POST of `{}`, on its own connection. */
+async function getOrKeyedPost(port: number, target: string, idempotencyKey: string | undefined): Promise<RawResponse | undefined> {
+  const lines = [`${idempotencyKey === undefined ? 'GET' : 'POST'} ${target} HTTP/1.1`, `Host: 127.0.0.1:${port}`, `Authorization: ${bearer(key)}`];
+  if (idempotencyKey !== undefined) lines.push(`Idempotency-Key: ${idempotencyKey}`, 'Content-Length: 2');
+  lines.push('Connection: close', '', idempotencyKey === undefined ? '' : '{}');
+  return parseResponses(await rawRequest(port, Buffer.from(lines.join('\r\n'), 'latin1'), 3000))[0];
+}
+
 t.test('an upstream URL with a path: every target is forwarded below it, GET and keyed POST alike', async (t) => {
   const prefixed = await startProxy({ upstreamUrl: `${upstream.url}/custody/api/`, credentialsYaml: credentialsYaml([{ id: key.tenant }], [key]) });
   t.teardown(() => prefixed.close());
@@ -167,10 +175,7 @@ t.test('an upstream URL with a path: every target is forwarded below it, GET and
   ];
   for (const [target, idempotencyKey] of cases) {
     const before = upstream.requests.length;
-    const lines = [`${idempotencyKey === undefined ? 'GET' : 'POST'} ${target} HTTP/1.1`, `Host: 127.0.0.1:${prefixed.port}`, `Authorization: ${bearer(key)}`];
-    if (idempotencyKey !== undefined) lines.push(`Idempotency-Key: ${idempotencyKey}`, 'Content-Length: 2');
-    lines.push('Connection: close', '', idempotencyKey === undefined ? '' : '{}');
-    const r = parseResponses(await rawRequest(prefixed.port, Buffer.from(lines.join('\r\n'), 'latin1'), 3000))[0];
+    const r = await getOrKeyedPost(prefixed.port, target, idempotencyKey);
     t.equal(r?.status, 200, `${target}: 200`);
     t.equal(upstream.requests.length, before + 1, `${target}: upstream called once`);
     t.equal(upstream.requests[before]?.url, `/custody/api${target}`, `${target}: upstream received it below its own path`);
@@ -184,10 +189,7 @@ t.test('an upstream on IPv6 loopback ([::1]): forwarded there, GET and keyed POS
   t.teardown(() => proxy6.close());
   for (const idempotencyKey of [undefined, 'v6-key-1']) {
     const before = v6.requests.length;
-    const lines = [`${idempotencyKey === undefined ? 'GET' : 'POST'} /v1/vaults HTTP/1.1`, `Host: 127.0.0.1:${proxy6.port}`, `Authorization: ${bearer(key)}`];
-    if (idempotencyKey !== undefined) lines.push(`Idempotency-Key: ${idempotencyKey}`, 'Content-Length: 2');
-    lines.push('Connection: close', '', idempotencyKey === undefined ? '' : '{}');
-    const r = parseResponses(await rawRequest(proxy6.port, Buffer.from(lines.join('\r\n'), 'latin1'), 3000))[0];
+    const r = await getOrKeyedPost(proxy6.port, '/v1/vaults', idempotencyKey);
     t.equal(r?.status, 200, `${idempotencyKey ?? 'GET'}: 200`);
     t.equal(v6.requests.length, before + 1, 'the IPv6 upstream was called once');
     t.equal(v6.requests[before]?.url, '/base/v1/vaults', 'below its path');
