@@ -66,6 +66,26 @@ t.test('durations: whole numbers, trailing zeros, rounding up to the next unit, 
   }
 });
 
+t.test('durations from the tables: every thousandth up to 20 ms, the 1000 ms step and the 1e9 fallback edge', async (t) => {
+  const values: number[] = [];
+  for (let k = 0; k < 20_000; k++) values.push(k / 1000, k / 1000 + 0.0004999, k / 1000 - 0.0004999);
+  for (const whole of [999, 1000, 1001, 999_999, 1_000_000]) for (let f = -3; f <= 3; f++) values.push(whole + f / 1000);
+  for (let k = 1e9 - 3; k <= 1e9 + 3; k++) values.push(k / 1000);
+  let mismatches = 0;
+  for (const durationMs of values) {
+    const e = { ...base, durationMs, upstreamMs: durationMs };
+    if (encoded(e) !== JSON.stringify(accessFields(e))) mismatches++;
+  }
+  t.equal(mismatches, 0, `${values.length} durations`);
+});
+
+t.test('the time is written afresh when it changes, and reused within its millisecond', async (t) => {
+  for (const time of [1_795_882_250_940, 1_795_882_250_940, 1_795_882_250_941, 0, 1_795_882_250_941]) {
+    const e = { ...base, time };
+    t.equal(encoded(e), JSON.stringify(accessFields(e)), String(time));
+  }
+});
+
 t.test('10 000 random entries match JSON.stringify byte for byte', async (t) => {
   // A small deterministic generator, so a failure can be reproduced.
   let seed = 12345;
