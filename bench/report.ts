@@ -1,6 +1,10 @@
 // Turns measured rounds into the printed tables and the summary: medians per target, and the
 // custody-proxy / pass-through ratios from the same run (req/s: custody ÷ pass-through; CPU per
 // request: pass-through ÷ custody, so that for both "1.0 = as cheap as the bare proxy, ≥ 0.9 = target").
+// The ratio is the median of each round's own ratio (both targets of a round measured in interleaved
+// slices), not the ratio of the two medians: this host's speed swings by tens of percent within
+// seconds, and the median of one target can come from a slow phase the other's never saw (session 6:
+// per-round ratios 0.86–0.92 gave 0.52 as a ratio of medians).
 import type { LoadResult } from './load.js';
 
 export type Target = 'custody-proxy' | 'passthrough';
@@ -28,6 +32,7 @@ export interface TargetSummary {
 export interface Summary {
   readonly custody: TargetSummary;
   readonly passthrough: TargetSummary;
+  /** medians of the per-round ratios */
   readonly ratios: {
     /** custody req/s ÷ pass-through req/s */
     readonly reqPerSec: number;
@@ -37,6 +42,10 @@ export interface Summary {
     readonly p50: number;
     readonly p99: number;
   };
+  /** the same ratios per round, in round order */
+  readonly roundRatios: readonly { readonly round: number; readonly reqPerSec: number; readonly cpuPerReq: number }[];
+  /** req/s and CPU ratios of the two targets' medians (the headline before session 6), for comparison */
+  readonly ratiosOfMedians: { readonly reqPerSec: number; readonly cpuPerReq: number };
   readonly target: number;
   readonly meetsTarget: { readonly reqPerSec: boolean; readonly cpuPerReq: boolean };
 }
@@ -89,19 +98,34 @@ function summarizeTarget(rounds: readonly Round[], target: Target): TargetSummar
   };
 }
 
+/** Each round's custody ÷ pass-through ratios (rounds where either target is missing are skipped). */
+function pairRounds(rounds: readonly Round[]): { round: number; reqPerSec: number; cpuPerReq: number; p50: number; p99: number }[] {
+  const out = [];
+  for (const round of [...new Set(rounds.map((r) => r.round))].sort((a, b) => a - b)) {
+    const c = rounds.find((r) => r.round === round && r.target === 'custody-proxy');
+    const p = rounds.find((r) => r.round === round && r.target === 'passthrough');
+    if (!c || !p) continue;
+    out.push({ round, reqPerSec: c.reqPerSec / p.reqPerSec, cpuPerReq: p.cpuUsPerReq / c.cpuUsPerReq, p50: c.p50Ms / p.p50Ms, p99: c.p99Ms / p.p99Ms });
+  }
+  return out;
+}
+
 export function summarize(rounds: readonly Round[]): Summary {
   const custody = summarizeTarget(rounds, 'custody-proxy');
   const passthrough = summarizeTarget(rounds, 'passthrough');
+  const paired = pairRounds(rounds);
   const ratios = {
-    reqPerSec: custody.reqPerSec / passthrough.reqPerSec,
-    cpuPerReq: passthrough.cpuUsPerReq / custody.cpuUsPerReq,
-    p50: custody.p50Ms / passthrough.p50Ms,
-    p99: custody.p99Ms / passthrough.p99Ms,
+    reqPerSec: median(paired.map((r) => r.reqPerSec)),
+    cpuPerReq: median(paired.map((r) => r.cpuPerReq)),
+    p50: median(paired.map((r) => r.p50)),
+    p99: median(paired.map((r) => r.p99)),
   };
   return {
     custody,
     passthrough,
     ratios,
+    roundRatios: paired.map(({ round, reqPerSec, cpuPerReq }) => ({ round, reqPerSec, cpuPerReq })),
+    ratiosOfMedians: { reqPerSec: custody.reqPerSec / passthrough.reqPerSec, cpuPerReq: passthrough.cpuUsPerReq / custody.cpuUsPerReq },
     target: RATIO_TARGET,
     meetsTarget: { reqPerSec: ratios.reqPerSec >= RATIO_TARGET, cpuPerReq: ratios.cpuPerReq >= RATIO_TARGET },
   };
@@ -151,8 +175,10 @@ export function formatSummary(s: Summary): string {
   return [
     table(['median over rounds', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req'], [row('custody-proxy', s.custody), row('passthrough', s.passthrough)]),
     '',
-    `ratio req/s      custody / passthrough = ${num(s.ratios.reqPerSec, 3)}  (${verdict(s.meetsTarget.reqPerSec)} target ${s.target})`,
+    `per round        req/s ${s.roundRatios.map((r) => num(r.reqPerSec, 3)).join(' ')}; CPU/req ${s.roundRatios.map((r) => num(r.cpuPerReq, 3)).join(' ')}`,
+    `ratio req/s      custody / passthrough = ${num(s.ratios.reqPerSec, 3)}  (${verdict(s.meetsTarget.reqPerSec)} target ${s.target}; median of the rounds' ratios)`,
     `ratio CPU/req    passthrough / custody = ${num(s.ratios.cpuPerReq, 3)}  (${verdict(s.meetsTarget.cpuPerReq)} target ${s.target}; custody uses ${num(1 / s.ratios.cpuPerReq, 2)}x the CPU per request)`,
     `latency          custody / passthrough = p50 ${num(s.ratios.p50, 2)}x, p99 ${num(s.ratios.p99, 2)}x`,
+    `(ratios of the medians above: req/s ${num(s.ratiosOfMedians.reqPerSec, 3)}, CPU/req ${num(s.ratiosOfMedians.cpuPerReq, 3)})`,
   ].join('\n');
 }

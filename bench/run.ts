@@ -3,15 +3,16 @@
 // and the ratios, and writes bench/results/latest.json. See bench/README.md for how to read the figures.
 // Every round starts both proxies afresh (and warms them up): a process's speed depends on its start
 // (memory layout; one-start runs of the same two builds gave 0.79 to 1.02 in session 5), so one start per
-// round makes the median a median over starts too.
+// round makes the median a median over starts too. Within a round the two targets take turns in short
+// slices (A B B A …), and the headline ratio is the median of the rounds' own ratios (see report.ts).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileChildren, ensureDist } from './build.js';
-import { runLoad } from './load.js';
+import { runLoad, type LoadResult } from './load.js';
 import { cpuSeconds, runBounded, stopChild, type Child } from './processes.js';
-import { alternateRounds, formatSummary, invalidRounds, invalidWarning, roundHeader, roundLine, summarize, TARGETS, type Round, type Summary, type Target } from './report.js';
+import { formatSummary, median, invalidRounds, invalidWarning, roundHeader, roundLine, summarize, TARGETS, type Round, type Summary, type Target } from './report.js';
 import { readSettings, type Settings } from './settings.js';
 import { preflight, startProxies, startUpstream, writeSetup, type Started } from './targets.js';
 
@@ -23,27 +24,63 @@ function targetOf(s: Started, t: Target): { child: Child; url: string } {
   return t === 'custody-proxy' ? { child: s.custody, url: s.custodyUrl + PATH } : { child: s.passthrough, url: s.passthroughUrl + PATH };
 }
 
-async function measure(s: Started, settings: Settings, target: Target, round: number): Promise<Round> {
+interface Slice {
+  readonly load: LoadResult;
+  readonly wallS: number;
+  readonly proxyS: number;
+  readonly upstreamS: number;
+  readonly loadgenS: number;
+}
+
+async function measureSlice(s: Started, settings: Settings, target: Target): Promise<Slice> {
   const { child, url } = targetOf(s, target);
   const proxy0 = cpuSeconds(child.pid);
   const upstream0 = cpuSeconds(s.upstream.pid);
   const loadgen0 = process.cpuUsage();
   const t0 = performance.now();
-  const load = await runLoad({ url, connections: settings.connections, durationS: settings.durationS, headers: { authorization: s.setup.authorization } });
+  const load = await runLoad({ url, connections: settings.connections, durationS: settings.durationS / settings.slices, headers: { authorization: s.setup.authorization } });
   const wallS = (performance.now() - t0) / 1000;
-  const proxyS = cpuSeconds(child.pid) - proxy0;
-  const upstreamS = cpuSeconds(s.upstream.pid) - upstream0;
   const lg = process.cpuUsage(loadgen0);
+  return { load, wallS, proxyS: cpuSeconds(child.pid) - proxy0, upstreamS: cpuSeconds(s.upstream.pid) - upstream0, loadgenS: (lg.user + lg.system) / 1e6 };
+}
+
+/** A target's slices of one round as one Round: sums, with p50/p99 the medians over its slices. */
+function combine(target: Target, round: number, slices: readonly Slice[]): Round {
+  const sum = (f: (x: Slice) => number): number => slices.reduce((a, x) => a + f(x), 0);
+  const requests = sum((x) => x.load.requests);
+  const durationS = sum((x) => x.load.durationS);
+  const wallS = sum((x) => x.wallS);
   const pct = (cpuS: number): number => (100 * cpuS) / wallS;
   return {
-    ...load,
     target,
     round,
-    cpuUsPerReq: load.requests > 0 ? (proxyS * 1e6) / load.requests : Number.NaN,
-    proxyCpuPct: pct(proxyS),
-    upstreamCpuPct: pct(upstreamS),
-    loadgenCpuPct: pct((lg.user + lg.system) / 1e6),
+    durationS,
+    requests,
+    reqPerSec: requests / durationS,
+    p50Ms: median(slices.map((x) => x.load.p50Ms)),
+    p99Ms: median(slices.map((x) => x.load.p99Ms)),
+    non2xx: sum((x) => x.load.non2xx),
+    errors: sum((x) => x.load.errors),
+    cpuUsPerReq: requests > 0 ? (sum((x) => x.proxyS) * 1e6) / requests : Number.NaN,
+    proxyCpuPct: pct(sum((x) => x.proxyS)),
+    upstreamCpuPct: pct(sum((x) => x.upstreamS)),
+    loadgenCpuPct: pct(sum((x) => x.loadgenS)),
   };
+}
+
+/**
+ * One round: each target's BENCH_DURATION in `slices` slices, interleaved A B B A A B …, so that a slow
+ * phase of the host (they come and go within seconds here) falls on both targets of the round alike.
+ */
+async function measureRound(s: Started, settings: Settings, round: number): Promise<Round[]> {
+  const slices = new Map<Target, Slice[]>(TARGETS.map((t) => [t, []]));
+  for (let i = 0; i < settings.slices; i++) {
+    for (const t of i % 2 === 0 ? TARGETS : [...TARGETS].reverse()) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      slices.get(t)?.push(await measureSlice(s, settings, t));
+    }
+  }
+  return TARGETS.map((t) => combine(t, round, slices.get(t) ?? []));
 }
 
 /** Unmeasured load on each target; returns its req/s per target, for the log. */
@@ -88,7 +125,7 @@ async function bench(settings: Settings, logDir: string): Promise<void> {
   const t0 = Date.now();
   const loadAverageAtStart = os.loadavg();
   log(`custody-proxy bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}, load average ${loadAverageAtStart.map((n) => n.toFixed(2)).join(' ')}`);
-  log(`${settings.rounds} rounds x ${settings.durationS} s per target, ${settings.connections} keep-alive connections, GET ${PATH}; loadgen, proxies and upstream share the machine`);
+  log(`${settings.rounds} rounds x ${settings.durationS} s per target (in ${settings.slices} interleaved slices), ${settings.connections} keep-alive connections, GET ${PATH}; loadgen, proxies and upstream share the machine`);
   const [dist, childDir] = await Promise.all([ensureDist(root, logDir, settings.forceBuild), compileChildren(root, logDir, settings.forceBuild)]);
   log(`build: ${dist}`);
   const options = { root, logDir, childDir, credentials: settings.credentials, cpuProfDir: settings.cpuProfDir };
@@ -102,7 +139,9 @@ async function bench(settings: Settings, logDir: string): Promise<void> {
     await preflight(started, PATH);
     const warm = await warmUp(started, settings);
     if (round === 1) log(`\n${roundHeader()}`);
-    rounds.push(...(await alternateRounds(1, TARGETS, (t) => measure(started, settings, t, round), (r) => log(roundLine(r)))));
+    const measured = await measureRound(started, settings, round);
+    for (const r of measured) log(roundLine(r));
+    rounds.push(...measured);
     log(`       (custody-proxy pid ${proxies.custody.pid}, passthrough pid ${proxies.passthrough.pid}; ${warm})`);
     await Promise.all([stopChild(proxies.custody), stopChild(proxies.passthrough)]);
   }

@@ -1,5 +1,6 @@
 // The bench's knobs, from the environment, each bounded so that a typo cannot start an hour-long run.
 //   BENCH_ROUNDS (3)  BENCH_DURATION seconds per round (5)  BENCH_WARMUP seconds per target (5)
+//   BENCH_SLICES (4): `npm run bench` measures each target's BENCH_DURATION in this many interleaved slices
 //   BENCH_CONNECTIONS (50)  BENCH_CREDENTIALS in the document (300)  BENCH_BUILD=1 forces the builds
 //   BENCH_CPU_PROF=<dir> runs both proxies with --cpu-prof into <dir> (an experiment; never commit it)
 import path from 'node:path';
@@ -9,6 +10,7 @@ export interface Settings {
   readonly durationS: number;
   readonly warmupS: number;
   readonly connections: number;
+  readonly slices: number;
   readonly credentials: number;
   readonly forceBuild: boolean;
   readonly cpuProfDir: string | undefined;
@@ -29,6 +31,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     durationS: int(env, 'BENCH_DURATION', 5, 1, 60),
     warmupS: int(env, 'BENCH_WARMUP', 5, 0, 30),
     connections: int(env, 'BENCH_CONNECTIONS', 50, 1, 1000),
+    slices: int(env, 'BENCH_SLICES', 4, 1, 20),
     credentials: int(env, 'BENCH_CREDENTIALS', 300, 1, 100_000),
     forceBuild: env['BENCH_BUILD'] === '1',
     cpuProfDir: prof ? path.resolve(prof) : undefined,
