@@ -4,8 +4,8 @@
 // of code, inside each of custody-proxy's own functions (inclusive), and the symbols whose self time
 // differs most between the two. Unlike callgrind (bench:instructions) this is real time on real caches:
 // session 6 found String() of the access line's durations costing 2.2 µs a GET here while callgrind and a
-// loop showed nothing. Totals still move with the machine (compare within one run); per-function figures
-// repeat to about ±0.2 µs. Needs `perf` (linux-perf); sends traffic only to 127.0.0.1.
+// loop showed nothing. Totals and per-function figures still move with the machine (about ±10 %; compare
+// within one run). Needs `perf` (linux-perf); sends traffic only to 127.0.0.1.
 //   BENCH_REQUESTS (60 000) measured GETs per target, after BENCH_WARMUP_REQUESTS (20 000)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
