@@ -60,6 +60,10 @@ interface Pending {
   tracked: boolean;
 }
 
+/** The exchange a request is in, kept on the request itself (a WeakMap cost a hash lookup and an ephemeron per request). */
+const EXCHANGE = Symbol('custody-proxy.exchange');
+type Exchanged = http.IncomingMessage & { [EXCHANGE]?: Pending | undefined };
+
 export interface ForwarderConfig {
   readonly url: URL;
   readonly timeoutMs: number;
@@ -170,7 +174,6 @@ export class Forwarder {
   private readonly options: ServerOptions;
   /** the same, with the request body forwarded by streamedBody */
   private readonly streamed: ServerOptions;
-  private readonly pending = new WeakMap<http.IncomingMessage, Pending>();
   /** the upstream URL's path, without a trailing slash, prefixed to every target */
   private readonly basePath: string;
   // Every exchange has the same timeout, so deadlines grow in start order: the in-flight exchanges form a
@@ -222,7 +225,7 @@ export class Forwarder {
       next: undefined,
       tracked: false,
     };
-    this.pending.set(ctx.req, p);
+    (ctx.req as Exchanged)[EXCHANGE] = p;
     this.track(p);
     ctx.upstreamStartedAt = now;
     continueBody(ctx);
@@ -283,7 +286,7 @@ export class Forwarder {
   }
 
   private onProxyReq(proxyReq: http.ClientRequest, req: http.IncomingMessage): void {
-    const p = this.pending.get(req);
+    const p = (req as Exchanged)[EXCHANGE];
     // No entry: the exchange was already settled (timed out or failed); nobody waits for it.
     if (!p) {
       proxyReq.destroy();
@@ -324,7 +327,7 @@ export class Forwarder {
 
   /** http-proxy-3's error callback, one for all exchanges (it passes the request back): no closure per request. */
   private readonly onStreamError = (err: Error, req: http.IncomingMessage): void => {
-    const p = this.pending.get(req);
+    const p = (req as Exchanged)[EXCHANGE];
     if (p) this.onError(p, err);
   };
 
@@ -334,7 +337,7 @@ export class Forwarder {
   }
 
   private onProxyRes(proxyRes: http.IncomingMessage, req: http.IncomingMessage): void {
-    const p = this.pending.get(req);
+    const p = (req as Exchanged)[EXCHANGE];
     if (!p || p.settled) {
       proxyRes.resume();
       return;
@@ -398,8 +401,8 @@ export class Forwarder {
     p.settled = true;
     this.untrack(p);
     const { ctx } = p;
-    // Dropped at once: a WeakMap entry would otherwise keep the request's objects alive for extra GCs.
-    this.pending.delete(ctx.req);
+    // Dropped at once: the request would otherwise keep the exchange (and its outcome) alive as long as itself.
+    (ctx.req as Exchanged)[EXCHANGE] = undefined;
     if (ctx.upstreamStartedAt !== undefined) ctx.upstreamMs = performance.now() - ctx.upstreamStartedAt;
     p.done(outcome, ctx);
   }
