@@ -7,14 +7,16 @@ import type { Socket } from 'node:net';
 import type { IpMatcher } from '../pipeline/ip-match.js';
 import type { RequestContext } from '../pipeline/context.js';
 
-// A connection's peer never changes: resolved once per keep-alive connection, not per request.
-const byConnection = new WeakMap<Socket, ClientAddress>();
+// A connection's peer never changes: resolved once per keep-alive connection, not per request, and kept
+// on the socket itself (a WeakMap cost a hash lookup on every request).
+const PEER = Symbol('custody-proxy.peer');
+type Resolved = Socket & { [PEER]?: ClientAddress };
 
-function peerAddress(socket: Socket, trusted: IpMatcher): ClientAddress {
-  let a = byConnection.get(socket);
+function peerAddress(socket: Resolved, trusted: IpMatcher): ClientAddress {
+  let a = socket[PEER];
   if (!a) {
     a = resolveClientIp(socket.remoteAddress, undefined, trusted);
-    byConnection.set(socket, a);
+    socket[PEER] = a;
   }
   return a;
 }
