@@ -100,14 +100,15 @@ t.test('header count and syntax', async (t) => {
   expectRejected(t, await run(t, []), 'missing', 'no header');
   expectRejected(t, await run(t, [...auth('ck_active', 's_active'), ...auth('ck_active', 's_active')]), 'duplicate', 'two valid lines');
   expectRejected(t, await run(t, [['Authorization', 'Bearer x:y'], ['AUTHORIZATION', 'Bearer x:y']]), 'duplicate', 'two lines, other case');
-  for (const value of ['Basic ck_active:s_active', 'ck_active:s_active', 'Bearer', 'Bearerck_active:s_active', 'Bearer ck_actives_active', 'Bearer :s_active', 'Bearer ck_active:', '']) {
+  for (const value of ['Basic ck_active:s_active', 'ck_active:s_active', 'Bearer', 'Bearer ', 'Bearerck_active:s_active', 'Bearer\tck_active:s_active', 'Bearer_ck_active:s_active', 'Bearers ck_active:s_active', 'Beare ck_active:s_active', 'Bearer ck_actives_active', 'Bearer :s_active', 'Bearer ck_active:', '']) {
     expectRejected(t, await run(t, [['Authorization', value]]), 'malformed', JSON.stringify(value));
   }
 });
 
 t.test('scheme case and the first-colon split', async (t) => {
-  for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
-    const o = await run(t, [['Authorization', `${scheme} ck_active:s_active`]]);
+  // the scheme in any case, then one or more spaces
+  for (const scheme of ['Bearer ', 'bearer ', 'BEARER ', 'bEaReR ', 'Bearer  ', 'BEARER    ']) {
+    const o = await run(t, [['Authorization', `${scheme}ck_active:s_active`]]);
     t.equal(o.ok, true, `${scheme} accepted`);
     t.equal(o.ctx.credential?.keyId, 'ck_active', `${scheme}: credential set`);
     t.equal(o.ctx.credential?.tenant.id, 'tnt_a', `${scheme}: tenant resolved`);
