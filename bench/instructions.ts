@@ -20,19 +20,13 @@ import { compileChildren, ensureDist } from './build.js';
 import { writeCustodySetup } from './custody-setup.js';
 import { runLoad } from './load.js';
 import { runBounded, startChild, waitForLine, type Child } from './processes.js';
+import { int } from './settings.js';
 import { custodyPort, portFrom, startUpstream } from './targets.js';
 
 const PATH = '/v1/vaults';
 const READY_TIMEOUT_MS = 120_000;
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const log = (text: string): void => void process.stdout.write(`${text}\n`);
-
-function count(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  const n = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < 100 || n > 100_000) throw new Error(`${name}=${raw}: expected an integer from 100 to 100000`);
-  return n;
-}
 
 /** V8's compilers and parser: work that depends on when code gets optimised, not on what a request does. */
 const COMPILER = /compiler::|turboshaft::|maglev::|baseline::|interpreter::|BytecodeGenerator|Parser|Zone::|CompilationJob/;
@@ -80,8 +74,8 @@ function callgrindControl(child: Child, ...args: string[]): void {
 }
 
 async function measure(target: 'custody-proxy' | 'passthrough', logDir: string): Promise<void> {
-  const warmup = count(process.env, 'BENCH_WARMUP_REQUESTS', 10_000);
-  const requests = count(process.env, 'BENCH_REQUESTS', 2000);
+  const warmup = int(process.env, 'BENCH_WARMUP_REQUESTS', 10_000, 100, 100_000);
+  const requests = int(process.env, 'BENCH_REQUESTS', 2000, 100, 100_000);
   const [dist, childDir] = await Promise.all([ensureDist(root, logDir, false), compileChildren(root, logDir, false)]);
   log(`build: ${dist}`);
   const up = await startUpstream(childDir, logDir, root);

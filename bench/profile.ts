@@ -14,21 +14,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileChildren, ensureDist } from './build.js';
 import { runLoad } from './load.js';
-import { cpuSeconds, runBounded, startChild, stopChild, waitForLine, type Child } from './processes.js';
+import { cpuSeconds, runBounded, stopChild, type Child } from './processes.js';
 import { byKind, inclusiveUs, OWN_CODE, parsePerfScript, selfUs, totalUs, type Profile } from './perf-stacks.js';
-import { portFrom, startCustody, startUpstream, writeSetup } from './targets.js';
+import { sliceOrder } from './report.js';
+import { int } from './settings.js';
+import { startProxies, startUpstream, writeSetup } from './targets.js';
 
 const PATH = '/v1/vaults';
 const FREQUENCY_HZ = 4000;
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const log = (text: string): void => void process.stdout.write(`${text}\n`);
 
-function count(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const n = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < 1000 || n > 500_000) throw new Error(`${name}=${raw}: expected an integer from 1000 to 500000`);
-  return n;
-}
 
 type Target = 'custody-proxy' | 'passthrough';
 
@@ -51,8 +47,8 @@ const SLICES = 8;
  * phase of the machine falls on both alike; perf's cpu-clock samples a process only while it runs.
  */
 async function recordBoth(targets: readonly Running[], authorization: string, logDir: string): Promise<Map<Target, Measured>> {
-  const requests = count('BENCH_REQUESTS', 60_000);
-  const warmup = count('BENCH_WARMUP_REQUESTS', 20_000);
+  const requests = int(process.env, 'BENCH_REQUESTS', 60_000, 1000, 500_000);
+  const warmup = int(process.env, 'BENCH_WARMUP_REQUESTS', 20_000, 1000, 500_000);
   const load = (t: Running, amount: number) => runLoad({ url: t.url + PATH, connections: 50, durationS: 600, amount, headers: { authorization } });
   for (const t of targets) await load(t, warmup);
   const perfs = targets.map((t) => {
@@ -63,7 +59,7 @@ async function recordBoth(targets: readonly Running[], authorization: string, lo
   await new Promise((resolve) => setTimeout(resolve, 500));
   for (const p of perfs) p.cpu0 = cpuSeconds(p.t.child.pid);
   for (let i = 0; i < SLICES; i++) {
-    for (const p of i % 2 === 0 ? perfs : [...perfs].reverse()) {
+    for (const p of sliceOrder(i, perfs)) {
       const r = await load(p.t, Math.ceil(requests / SLICES));
       p.requests += r.requests;
       p.seconds += r.durationS;
@@ -112,12 +108,12 @@ async function profileBoth(logDir: string): Promise<void> {
   const [dist, childDir] = await Promise.all([ensureDist(root, logDir, false), compileChildren(root, logDir, false)]);
   log(`build: ${dist}`);
   const up = await startUpstream(childDir, logDir, root);
-  const setup = writeSetup({ root, logDir, childDir, credentials: 300, cpuProfDir: undefined }, up.url);
-  const custody = await startCustody('custody-proxy', setup.configFile, logDir, root, ['--perf-basic-prof']);
-  const passthrough = startChild('passthrough', ['--perf-basic-prof', path.join(childDir, 'passthrough.js'), up.url], logDir, root);
+  const options = { root, logDir, childDir, credentials: 300, cpuProfDir: undefined };
+  const setup = writeSetup(options, up.url);
+  const proxies = await startProxies(options, up.url, setup, '', ['--perf-basic-prof']);
   const targets: Running[] = [
-    { target: 'custody-proxy', ...custody },
-    { target: 'passthrough', child: passthrough, url: `http://127.0.0.1:${await waitForLine(passthrough, portFrom('bench passthrough ready'), 20_000)}` },
+    { target: 'custody-proxy', child: proxies.custody, url: proxies.custodyUrl },
+    { target: 'passthrough', child: proxies.passthrough, url: proxies.passthroughUrl },
   ];
   let measured: Map<Target, Measured>;
   try {

@@ -72,6 +72,9 @@ export async function alternateRounds<C, R>(
   return results;
 }
 
+/** The cases in slice `i`'s order, A B then B A and so on, so that drift within a round favours neither. */
+export const sliceOrder = <C>(i: number, cases: readonly C[]): readonly C[] => (i % 2 === 0 ? cases : [...cases].reverse());
+
 /** Rounds with a non-2xx answer or an error: their figures are not comparable. */
 export function invalidRounds<R extends { readonly non2xx: number; readonly errors: number }>(rounds: readonly R[]): R[] {
   return rounds.filter((r) => r.non2xx > 0 || r.errors > 0);

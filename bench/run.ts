@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { compileChildren, ensureDist } from './build.js';
 import { runLoad, type LoadResult } from './load.js';
 import { cpuSeconds, runBounded, stopChild, type Child } from './processes.js';
-import { formatSummary, median, invalidRounds, invalidWarning, roundHeader, roundLine, summarize, TARGETS, type Round, type Summary, type Target } from './report.js';
+import { formatSummary, median, invalidRounds, invalidWarning, roundHeader, roundLine, sliceOrder, summarize, TARGETS, type Round, type Summary, type Target } from './report.js';
 import { readSettings, type Settings } from './settings.js';
 import { preflight, startProxies, startUpstream, writeSetup, type Started } from './targets.js';
 
@@ -75,7 +75,7 @@ function combine(target: Target, round: number, slices: readonly Slice[]): Round
 async function measureRound(s: Started, settings: Settings, round: number): Promise<Round[]> {
   const slices = new Map<Target, Slice[]>(TARGETS.map((t) => [t, []]));
   for (let i = 0; i < settings.slices; i++) {
-    for (const t of i % 2 === 0 ? TARGETS : [...TARGETS].reverse()) {
+    for (const t of sliceOrder(i, TARGETS)) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       slices.get(t)?.push(await measureSlice(s, settings, t));
     }

@@ -16,7 +16,8 @@ export interface Settings {
   readonly cpuProfDir: string | undefined;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+/** An integer knob from the environment, `fallback` when unset; outside min..max it is an error. */
+export function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);

@@ -67,10 +67,15 @@ export function writeSetup(o: StartOptions, upstreamUrl: string): CustodySetup {
   return writeCustodySetup(configDir, upstreamUrl, o.credentials);
 }
 
-/** custody-proxy and the pass-through; `suffix` tells the log files (and profiles) of one start from another's. */
-export async function startProxies(o: StartOptions, upstreamUrl: string, setup: CustodySetup, suffix = ''): Promise<Proxies> {
-  const prof = (name: string): string[] =>
-    o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
+/**
+ * custody-proxy and the pass-through; `suffix` tells the log files (and profiles) of one start from
+ * another's, and both get `nodeArgs` (e.g. bench:profile's --perf-basic-prof).
+ */
+export async function startProxies(o: StartOptions, upstreamUrl: string, setup: CustodySetup, suffix = '', nodeArgs: readonly string[] = []): Promise<Proxies> {
+  const prof = (name: string): string[] => [
+    ...nodeArgs,
+    ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []),
+  ];
   const passthrough = startChild(`passthrough${suffix}`, [...prof('passthrough'), path.join(o.childDir, 'passthrough.js'), upstreamUrl], o.logDir, o.root);
   const [custody, pPort] = await Promise.all([
     startCustody(`custody-proxy${suffix}`, setup.configFile, o.logDir, o.root, prof('custody-proxy')),
