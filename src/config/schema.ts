@@ -105,6 +105,7 @@ export const configSchema = z.strictObject({
       memory: z
         .strictObject({
           maxEntries: z.number().int().positive().default(100_000),
+          minTenantShare: z.number().int().positive().default(1000),
           maxBytes: size.refine((n) => n >= 1024, { message: 'must be at least 1KiB' }).prefault('256MiB'),
         })
         .prefault({}),

@@ -19,6 +19,7 @@ export async function createStore(config: ParsedConfig['idempotency'], logger: L
   return new MemoryStore({
     maxEntries: config.memory.maxEntries,
     maxBytes: config.memory.maxBytes,
+    minTenantShare: config.memory.minTenantShare,
     onEvict: () => countIdempotency(metrics, 'evicted'),
   });
 }

@@ -1,23 +1,25 @@
 // In-process idempotency store (SPEC §9 `memory`): it protects one process only. Completed records
-// live in an lru-cache bounded by entries and bytes; in-flight claims live in a plain Map and are never
-// evicted, because dropping one would let a duplicate execute while the first is still running.
+// live in per-tenant lru-caches bounded by entries and bytes, each tenant within its share (see
+// tenant-shares.ts); in-flight claims live in a plain Map and are never evicted, because dropping one
+// would let a duplicate execute while the first is still running.
 // Raises nothing: every method settles; the caller counts evictions through onEvict.
 import { randomUUID } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import { fingerprintsEqual } from './fingerprint.js';
 import { expiresAtOf, packRecord, sameFingerprint, unpackCompletion } from './memory-record.js';
+import { RECORD_OVERHEAD_BYTES, TenantShares, recordSize, type EvictionCause } from './tenant-shares.js';
 import type {
   ClaimOptions, ClaimResult, Completion, Fingerprint, IdempotencyStore,
 } from './store.js';
 
-/** Which bound pushed a completed record out before its ttl. */
-export type EvictionCause = 'entries' | 'bytes';
+export type { EvictionCause } from './tenant-shares.js';
 
 export interface MemoryStoreOptions {
   /** most completed records kept */
   readonly maxEntries: number;
   /** most bytes of completed records kept (bodies, headers and a fixed overhead per record) */
   readonly maxBytes: number;
+  /** fewest records (and minTenantShare × maxBytes / maxEntries bytes) a tenant may keep; default 1000 */
+  readonly minTenantShare?: number;
   /** called once for every completed record evicted before its ttl */
   readonly onEvict?: (cause: EvictionCause) => void;
   /** how often in-flight records past their ttl are dropped; default 60 s */
@@ -31,45 +33,29 @@ interface InFlightRecord {
   leaseExpiresAt: number;
 }
 
-// Rough cost of a record's Buffer object and the cache's bookkeeping, on top of its packed bytes.
-const RECORD_OVERHEAD_BYTES = 256;
-
 export class MemoryStore implements IdempotencyStore {
   readonly kind = 'memory';
   readonly #inFlight = new Map<string, InFlightRecord>();
-  readonly #completed: LRUCache<string, Buffer>;
+  readonly #completed: TenantShares;
   readonly #onEvict: ((cause: EvictionCause) => void) | undefined;
   readonly #sweeper: NodeJS.Timeout;
-  // lru-cache does not say which bound evicted an entry; see #store for how this is inferred.
-  #nextEvictCause: EvictionCause = 'bytes';
 
   constructor(options: MemoryStoreOptions) {
-    const { maxEntries, maxBytes } = options;
+    const { maxEntries, maxBytes, minTenantShare = 1000 } = options;
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
     if (!Number.isSafeInteger(maxBytes) || maxBytes < RECORD_OVERHEAD_BYTES * 4) {
       throw new RangeError(`maxBytes must be an integer of at least ${RECORD_OVERHEAD_BYTES * 4}`);
     }
+    if (!Number.isSafeInteger(minTenantShare) || minTenantShare < 1) throw new RangeError('minTenantShare must be a positive integer');
     this.#onEvict = options.onEvict;
-    this.#completed = new LRUCache<string, Buffer>({
-      max: maxEntries,
-      maxSize: maxBytes,
-      sizeCalculation: recordSize,
-      dispose: (record, _id, reason) => {
-        // 'set' and 'delete' are our own replacements, 'expire' is the ttl doing its job: only a
-        // capacity eviction of a still-live record can let a duplicate execute again.
-        if (reason !== 'evict') return;
-        const cause = this.#nextEvictCause;
-        this.#nextEvictCause = 'bytes';
-        if (expiresAtOf(record) > Date.now()) this.#onEvict?.(cause);
-      },
-    });
+    this.#completed = new TenantShares({ maxEntries, maxBytes, minTenantShare }, this.#onEvict);
     this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 60_000);
     this.#sweeper.unref();
   }
 
   /** Counts for tests and diagnostics. */
   get size(): { readonly inFlight: number; readonly completed: number; readonly completedBytes: number } {
-    return { inFlight: this.#inFlight.size, completed: this.#completed.size, completedBytes: this.#completed.calculatedSize };
+    return { inFlight: this.#inFlight.size, completed: this.#completed.entries, completedBytes: this.#completed.bytes };
   }
 
   async claim(tenant: string, key: string, fingerprint: Fingerprint, options: ClaimOptions): Promise<ClaimResult> {
@@ -80,7 +66,7 @@ export class MemoryStore implements IdempotencyStore {
       if (!fingerprintsEqual(flying.fingerprint, fingerprint)) return { kind: 'conflict' };
       return flying.leaseExpiresAt > now ? { kind: 'in_progress' } : { kind: 'owner_lost' };
     }
-    const done = this.#liveCompleted(id, now);
+    const done = this.#liveCompleted(tenant, key, now);
     if (done) {
       if (!sameFingerprint(done, fingerprint)) return { kind: 'conflict' };
       return { kind: 'completed', completion: unpackCompletion(done) };
@@ -110,7 +96,7 @@ export class MemoryStore implements IdempotencyStore {
     const flying = this.#liveInFlight(id, now);
     if (!flying || flying.token !== token) return false;
     this.#inFlight.delete(id);
-    this.#store(id, flying, completion, now);
+    this.#store(tenant, key, flying, completion, now);
     return true;
   }
 
@@ -130,21 +116,18 @@ export class MemoryStore implements IdempotencyStore {
     this.#completed.clear();
   }
 
-  #store(id: string, flying: InFlightRecord, completion: Completion, now: number): void {
+  #store(tenant: string, key: string, flying: InFlightRecord, completion: Completion, now: number): void {
     const { fingerprint, expiresAt } = flying;
-    // A response bigger than the whole cache would be refused by lru-cache and the key would become
-    // new again (a second execution). Keep the record as "response unavailable" instead: duplicates
-    // get 409 and the upstream is not called twice, as for a response over maxResponseBytes.
+    // A response bigger than the tenant's byte share could not be kept without evicting it at once,
+    // and the key would become new again (a second execution). Keep the record as "response
+    // unavailable" instead: duplicates get 409 and the upstream is not called twice, as for a response
+    // over maxResponseBytes.
     let value = packRecord(fingerprint, expiresAt, completion);
-    if (recordSize(value) > this.#completed.maxSize) {
+    if (recordSize(value) > this.#completed.byteShare(tenant)) {
       value = packRecord(fingerprint, expiresAt, { kind: 'response_unavailable' });
     }
-    // lru-cache evicts for the entry count first (only when full), then for bytes.
-    this.#nextEvictCause = this.#completed.size >= this.#completed.max ? 'entries' : 'bytes';
-    const status: LRUCache.Status<string, Buffer> = {};
-    this.#completed.set(id, value, { ttl: Math.max(1, Math.ceil(expiresAt - now)), status });
-    this.#nextEvictCause = 'bytes';
-    if (status.maxEntrySizeExceeded) this.#onEvict?.('bytes');
+    // Refused only if even that is bigger than the whole cache (a target of many KiB with a tiny maxBytes).
+    if (!this.#completed.set(tenant, key, value, Math.max(1, Math.ceil(expiresAt - now)))) this.#onEvict?.('bytes');
   }
 
   #liveInFlight(id: string, now: number): InFlightRecord | undefined {
@@ -156,11 +139,11 @@ export class MemoryStore implements IdempotencyStore {
     return record;
   }
 
-  #liveCompleted(id: string, now: number): Buffer | undefined {
-    const record = this.#completed.get(id);
+  #liveCompleted(tenant: string, key: string, now: number): Buffer | undefined {
+    const record = this.#completed.get(tenant, key);
     // lru-cache keeps its own clock; the record's wall-clock expiry is the one the contract promises.
     if (record && expiresAtOf(record) <= now) {
-      this.#completed.delete(id);
+      this.#completed.delete(tenant, key);
       return undefined;
     }
     return record;
@@ -176,8 +159,4 @@ export class MemoryStore implements IdempotencyStore {
 // NUL cannot occur in a tenant id or a parsed key, so two tenants' keys never collide.
 function recordId(tenant: string, key: string): string {
   return `${tenant}\0${key}`;
-}
-
-function recordSize(record: Buffer): number {
-  return RECORD_OVERHEAD_BYTES + record.length;
 }
