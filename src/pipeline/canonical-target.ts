@@ -1,9 +1,18 @@
 // Request targets must be canonical (SPEC §7) because the upstream may normalise what the permission
 // check did not: dot segments, `//`, backslashes and encoded `/`, `\` or NUL would let one path pass
 // the check and reach the upstream as another. Absolute-form is accepted only for the Host itself.
+// Servlet-style upstreams (Tomcat, Jetty, Spring) strip `;params` from each segment before resolving
+// it, so `..;`, `.;x`, `%2e%2e%3b` are dot segments too, and `/;x/` is an empty one (`//`).
 
 const ENCODED_FORBIDDEN = /%(?:2f|5c|00)/i;
 const ENCODED_DOT = /%2e/gi;
+const ENCODED_SEMICOLON = /%3b/gi;
+
+/** The segment's name as a servlet container sees it: what comes before its first `;`. */
+function segmentName(seg: string): string {
+  const semi = seg.indexOf(';');
+  return semi === -1 ? seg : seg.slice(0, semi);
+}
 
 function pathIsCanonical(path: string): boolean {
   if (path.charCodeAt(0) !== 47 /* / */) return false;
@@ -11,10 +20,18 @@ function pathIsCanonical(path: string): boolean {
   let p = path;
   if (p.includes('%')) {
     if (ENCODED_FORBIDDEN.test(p)) return false;
-    p = p.replace(ENCODED_DOT, '.');
+    p = p.replace(ENCODED_DOT, '.').replace(ENCODED_SEMICOLON, ';');
   }
-  if (!p.includes('.')) return true;
-  for (const seg of p.split('/')) if (seg === '.' || seg === '..') return false;
+  const params = p.includes(';');
+  if (!params && !p.includes('.')) return true;
+  const segments = p.split('/');
+  for (let i = 1; i < segments.length; i++) {
+    const seg = segments[i] as string;
+    const name = params ? segmentName(seg) : seg;
+    if (name === '.' || name === '..') return false;
+    // `/a/;x/b` is `/a//b` to a servlet container; a trailing `/` (empty last segment) stays allowed.
+    if (name === '' && seg !== '') return false;
+  }
   return true;
 }
 

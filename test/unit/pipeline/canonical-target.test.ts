@@ -45,6 +45,34 @@ t.test('forbidden forms', async (t) => {
   t.equal(canonicalTarget(`http://${HOST}/v1`, undefined), undefined, 'absolute-form without a Host');
 });
 
+t.test('servlet path parameters: `..;` and friends are dot segments (SPEC §7 rev 2)', async (t) => {
+  for (const url of [
+    '/v1/reports/..;/withdrawals',
+    '/v1/vaults/..;',
+    '/v1/vaults/..;x=1/withdrawals',
+    '/v1/vaults/.;/x',
+    '/v1/vaults/.;',
+    '/v1/%2e%2e;/withdrawals',
+    '/v1/%2E%2E;/withdrawals',
+    '/v1/..%3b/withdrawals',
+    '/v1/..%3B/withdrawals',
+    '/v1/%2e%2e%3b/withdrawals',
+    '/v1/.%3bjsessionid=1/x',
+    '/v1/;/withdrawals',
+    '/;x/v1',
+    '/v1/%3b/x',
+  ]) {
+    t.equal(canonicalTarget(url, HOST), undefined, JSON.stringify(url));
+  }
+});
+
+t.test('`;` inside a named segment is kept and forwarded as sent', async (t) => {
+  t.same(canonicalTarget('/v1/vaults;v=2', HOST), { path: '/v1/vaults;v=2', target: '/v1/vaults;v=2' });
+  t.same(canonicalTarget('/v1/a..;b/c', HOST), { path: '/v1/a..;b/c', target: '/v1/a..;b/c' }, 'a..;b names a..');
+  t.same(canonicalTarget('/v1/...;x', HOST), { path: '/v1/...;x', target: '/v1/...;x' });
+  t.same(canonicalTarget('/v1/vaults/', HOST), { path: '/v1/vaults/', target: '/v1/vaults/' });
+});
+
 t.test('absolute-form to the Host itself is accepted as origin-form', async (t) => {
   t.same(canonicalTarget(`http://${HOST}/v1/vaults?x=1`, HOST), { path: '/v1/vaults', target: '/v1/vaults?x=1' });
   t.same(canonicalTarget(`https://${HOST}/v1`, HOST), { path: '/v1', target: '/v1' });
