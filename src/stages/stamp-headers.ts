@@ -1,8 +1,9 @@
 // Stage 5 (SPEC §7): builds the header set the upstream receives, on req.headers, BEFORE forwarding
 // (http-proxy-3's proxyReq event is skipped for `Expect: 100-continue`, so edits there can be lost).
 // Whatever the client sent under the proxy's own names is dropped, in every spelling (case is folded
-// by Node; names with `_` are dropped outright because some servers read them as `-`), and a
-// `Connection` listing can never remove what the proxy sets or the end-to-end framing.
+// by Node; names with `_` are dropped outright because some servers read them as `-`), as are client-IP
+// claims and method/URL overrides, and a `Connection` listing can never remove what the proxy sets or
+// the end-to-end framing. The body framing sent upstream is only what this stage sets.
 import type { IncomingHttpHeaders } from 'node:http';
 import { addListedNames } from '../pipeline/connection-listing.js';
 import type { RequestContext } from '../pipeline/context.js';
@@ -30,8 +31,23 @@ const DROPPED = new Set([
   // other client-IP claims the upstream might believe; the proxy alone says who the client is
   'x-forwarded-host',
   'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-server',
   'x-real-ip',
   'forwarded',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+  'fastly-client-ip',
+  // Method and URL overrides: permissions were checked on the request line, and frameworks that honour
+  // these would execute another method or path than the one checked (a GET-only key could DELETE).
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-original-method',
+  'x-original-url',
+  'x-rewrite-url',
 ]);
 
 /** A `Connection` listing may not remove these. */
