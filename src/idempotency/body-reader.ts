@@ -4,10 +4,20 @@
 import type { IncomingMessage } from 'node:http';
 import { ProxyError } from '../errors.js';
 
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/**
+ * A declared Content-Length over the limit is refused before anything is read, and before `100
+ * Continue` (SPEC §9): a client is never told to upload a body that will be refused.
+ */
+export function refuseDeclaredLength(req: IncomingMessage, maxBytes: number): void {
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > maxBytes) {
-    return Promise.reject(new ProxyError('PAYLOAD_TOO_LARGE', 'declared_length'));
+  if (declared !== undefined && Number(declared) > maxBytes) throw new ProxyError('PAYLOAD_TOO_LARGE', 'declared_length');
+}
+
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  try {
+    refuseDeclaredLength(req, maxBytes);
+  } catch (err) {
+    return Promise.reject(err);
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

@@ -11,7 +11,7 @@ import type { Terminal } from '../pipeline/handler.js';
 import { sendLocal } from '../pipeline/reply.js';
 import { answerFailure } from '../forward/forward-terminal.js';
 import type { Forwarder } from '../forward/forwarder.js';
-import { readBody } from '../idempotency/body-reader.js';
+import { readBody, refuseDeclaredLength } from '../idempotency/body-reader.js';
 import { makeFingerprint } from '../idempotency/fingerprint.js';
 import { parseIdempotencyKey } from '../idempotency/key-parse.js';
 import { REPLAYED, toStoredResponse } from '../idempotency/replay.js';
@@ -58,6 +58,7 @@ export function idempotencyTerminal(
     }
     const tenant = ctx.credential?.tenant.id;
     if (tenant === undefined) throw new ProxyError('UNAUTHORIZED', 'no_tenant');
+    refuseDeclaredLength(ctx.req, settings.maxRequestBytes);
     continueBody(ctx);
     const body = await readBody(ctx.req, settings.maxRequestBytes);
     const fingerprint = makeFingerprint(method, ctx.target, body);
