@@ -9,6 +9,7 @@ import { accessLogFrom, createLoggers, type AccessLog, type Logger } from './log
 import { createMetrics, type Metrics } from './metrics.js';
 import { IpMatcher } from './pipeline/ip-match.js';
 import { createHandler, fail, type Stage } from './pipeline/handler.js';
+import { recordRefusal } from './pipeline/access-log.js';
 import { authenticate } from './stages/authenticate.js';
 import { checkAllowlist } from './stages/check-allowlist.js';
 import { checkTarget } from './stages/check-target.js';
@@ -91,8 +92,9 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
     accessLog,
     metrics,
     isDraining: () => draining,
+    maxHeaderCount: config.server.maxHeaderCount,
   });
-  const proxyServer = createProxyServer(handler, config.server);
+  const proxyServer = createProxyServer(handler, config.server, (refusal) => recordRefusal(refusal, accessLog, metrics));
   const adminServer = createAdminServer({
     registry: metrics.registry,
     routes: adminRoutes({ token: readTokenFile(config.admin.tokenFile), registry, reload: () => source.load() }),

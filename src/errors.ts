@@ -37,8 +37,10 @@ export class ProxyError extends Error {
     readonly reason?: string,
     /** seconds, for 409/429/503 */
     readonly retryAfter?: number,
+    /** a status other than the code's own: 431 for too many header lines (body code BAD_REQUEST) */
+    status?: number,
   ) {
     super(code);
-    this.status = ERROR_CATALOGUE[code].status;
+    this.status = status ?? ERROR_CATALOGUE[code].status;
   }
 }

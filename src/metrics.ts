@@ -45,6 +45,13 @@ export function createMetrics(options: { processMetrics: boolean } = { processMe
       labelNames: ['reason'] as const,
       registers,
     }),
+    // Node's parser error codes (HPE_*, ERR_HTTP_REQUEST_TIMEOUT): a fixed set, so the label is bounded.
+    parserErrors: new Counter({
+      name: 'custody_proxy_parser_errors_total',
+      help: 'Requests refused by the HTTP parser (malformed framing, oversized headers, timeouts), by Node error code',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     idempotency: new Counter({
       name: 'custody_proxy_idempotency_total',
       help: 'Idempotency outcomes: stored, replayed, conflict, in_progress, released, store_error, evicted',

@@ -122,6 +122,8 @@ export const configSchema = z.strictObject({
       requestTimeout: positiveDuration.prefault('60s'),
       keepAliveTimeout: positiveDuration.prefault('65s'),
       maxHeaderSize: size.prefault('16KiB'),
+      // Above 1000 Node itself drops header lines silently (SPEC §7), which this bound exists to prevent.
+      maxHeaderCount: z.number().int().min(1).max(1000).default(100),
     })
     .prefault({}),
   shutdownTimeout: positiveDuration.prefault('25s'),

@@ -138,13 +138,28 @@ function passOn(from: Readable, to: Writable, chunk: Buffer): void {
  * which adds and later removes about ten listeners on the two streams per request. The same
  * back-pressure. http-proxy-3 calls `options.buffer.pipe(proxyReq)` synchronously inside the stream pass,
  * so the request it belongs to is handed over in `source` just before that call.
+ *
+ * A request whose upstream headers declare no body (neither Content-Length nor Transfer-Encoding, as
+ * stamp-headers set them) is ended at once and its body, if Node's parser found one, is never read:
+ * Node sends a GET, HEAD, DELETE, OPTIONS or TRACE without framing, so bytes written after it would be
+ * parsed by the upstream as a second, unchecked request (SPEC §7). A body travels only with the framing
+ * the proxy itself set; Node discards the unread rest once the response is over.
  */
 const streamedBody = {
   source: undefined as http.IncomingMessage | undefined,
+  /** the checked path, set here for a bodyless request: end() stores the request line at once */
+  path: '',
   pipe(destination: http.ClientRequest): http.ClientRequest {
     const req = streamedBody.source;
     if (!req) throw new Error('streamedBody used outside Forwarder.start');
     streamedBody.source = undefined;
+    const { headers } = req;
+    const length = headers['content-length'];
+    if ((length === undefined || length === '0') && headers['transfer-encoding'] === undefined) {
+      destination.path = streamedBody.path;
+      destination.end();
+      return destination;
+    }
     req.on('data', (chunk: Buffer) => passOn(req, destination, chunk));
     req.on('end', () => destination.end());
     return destination;
@@ -237,6 +252,7 @@ export class Forwarder {
       return;
     }
     streamedBody.source = ctx.req;
+    streamedBody.path = this.basePath + ctx.target;
     try {
       this.stream(ctx.req, ctx.res, this.streamed, undefined, this.proxy, this.onStreamError);
     } finally {

@@ -4,6 +4,8 @@
 import type { AccessLog } from '../logger.js';
 import { recordRequest, recordUpstream, statusClass, type Metrics } from '../metrics.js';
 import type { RequestContext } from './context.js';
+import type { ParserRefusal } from '../server.js';
+import { parsePeer } from './ip-match.js';
 
 export function recordAccess(ctx: RequestContext, log: AccessLog, metrics: Metrics): void {
   const { req, res } = ctx;
@@ -32,5 +34,31 @@ export function recordAccess(ctx: RequestContext, log: AccessLog, metrics: Metri
     tenant: ctx.credential?.tenant.id ?? (ctx.knownKeyId === undefined ? undefined : ctx.snapshot?.byKeyId.get(ctx.knownKeyId)?.tenant.id),
     keyId: ctx.knownKeyId,
     clientIp: ctx.clientIp === undefined ? req.socket.remoteAddress : (ctx.clientIp?.text ?? null),
+  });
+}
+
+/**
+ * A request Node's parser refused (SPEC §12): it never reached the handler, so it has no method, path or
+ * tenant, only the peer and Node's error code. Counted as outcome `parser_error` and logged at info, as
+ * every other 4xx: probing before an attack must show in the log and the metrics.
+ */
+export function recordRefusal(r: ParserRefusal, log: AccessLog, metrics: Metrics): void {
+  metrics.requests.inc('parser_error', statusClass(r.status));
+  metrics.parserErrors.labels({ reason: r.code }).inc();
+  if (!log.infoEnabled) return;
+  log.write({
+    level: 'info',
+    time: Date.now(),
+    requestId: r.requestId ?? '',
+    method: '',
+    path: '',
+    status: r.status,
+    outcome: 'parser_error',
+    reason: r.code,
+    durationMs: 0,
+    upstreamMs: undefined,
+    tenant: undefined,
+    keyId: undefined,
+    clientIp: parsePeer(r.peer)?.text ?? r.peer ?? null,
   });
 }

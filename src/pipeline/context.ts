@@ -17,6 +17,8 @@ export interface RequestContext {
   readonly snapshot: CredentialsSnapshot | undefined;
   /** the client sent `Expect: 100-continue`; 100 is sent only when the body is first needed */
   expectContinue: boolean;
+  /** header lines JavaScript was handed (Node hands at most server.maxHeaderCount + 1, see server.ts) */
+  readonly headerLines: number;
   readonly authorizationLines: number;
   /** Host lines (Node keeps only the first; HTTP/1.1 needs exactly one) */
   readonly hostLines: number;
@@ -87,6 +89,7 @@ export function createContext(
     startedAt: performance.now(),
     snapshot,
     expectContinue,
+    headerLines: raw.length >> 1,
     authorizationLines,
     hostLines,
     idempotencyKeyLines,

@@ -26,6 +26,8 @@ export interface HandlerDeps {
   readonly accessLog: AccessLog;
   readonly metrics: Metrics;
   readonly isDraining: () => boolean;
+  /** server.maxHeaderCount: more header lines get 431 before any check runs (SPEC §7) */
+  readonly maxHeaderCount: number;
 }
 
 export function fail(ctx: RequestContext, err: unknown, logger: Logger): void {
@@ -44,6 +46,14 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     const ctx = createContext(req, res, registry.current, expectContinue);
     // `on`, not `once`: a response closes once, and once() would wrap the listener on every request.
     res.on('close', () => recordAccess(ctx, accessLog, metrics));
+    // First of all: a header list that may have been cut. Node drops lines past its count silently
+    // while its parser still obeys a Content-Length or Transfer-Encoding among them, so no check may
+    // run on what JavaScript sees. The connection is closed: its framing is not to be trusted.
+    if (ctx.headerLines > deps.maxHeaderCount) {
+      res.setHeader('connection', 'close');
+      sendError(ctx, new ProxyError('BAD_REQUEST', 'too_many_headers', undefined, 431));
+      return;
+    }
     // Framing before everything: HTTP/1.1 needs exactly one Host (RFC 9112 §3.2), and a request
     // whose authority is ambiguous is not checked or forwarded at all.
     // HTTP/0.9-style request lines (no version) are parsed by Node yet never legitimate here.

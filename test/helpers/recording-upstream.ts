@@ -1,5 +1,7 @@
 // A real upstream on 127.0.0.1 port 0 that records every request it receives (method, target, raw
 // header lines, body bytes), so tests assert what the custody service saw, or that it saw nothing.
+// It also keeps every byte that arrived on its connections (`rawText()`), for tests that must show
+// that nothing but the requests it parsed was written to it (request smuggling).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
@@ -20,6 +22,8 @@ export interface RecordingUpstream {
   readonly requests: Received[];
   /** replaces how the upstream answers (default: 200 JSON {"ok":true}) */
   handler: UpstreamHandler;
+  /** every byte received so far, all connections in the order bytes arrived, as latin1 text */
+  rawText(): string;
   /** values of one header across raw lines, case-insensitively */
   headerLines(r: Received, name: string): string[];
   close(): Promise<void>;
@@ -43,6 +47,10 @@ export async function startUpstream(handler: UpstreamHandler = defaultHandler, h
       state.handler(req, res, body);
     });
   });
+  const bytes: Buffer[] = [];
+  // A 'data' listener makes Node's server read the socket in JavaScript instead of its native
+  // fast path; the parser still sees every byte, so what it parsed and what arrived can be compared.
+  server.on('connection', (socket) => socket.on('data', (chunk: Buffer) => bytes.push(chunk)));
   server.listen(0, host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
@@ -56,6 +64,7 @@ export async function startUpstream(handler: UpstreamHandler = defaultHandler, h
     set handler(h: UpstreamHandler) {
       state.handler = h;
     },
+    rawText: () => Buffer.concat(bytes).toString('latin1'),
     headerLines(r, name) {
       const out: string[] = [];
       for (let i = 0; i < r.rawHeaders.length; i += 2) {
