@@ -97,7 +97,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
   const proxyServer = createProxyServer(handler, config.server, (refusal) => recordRefusal(refusal, accessLog, metrics));
   const adminServer = createAdminServer({
     registry: metrics.registry,
-    routes: adminRoutes({ token: readTokenFile(config.admin.tokenFile), registry, reload: () => source.load() }),
+    routes: adminRoutes({ token: readTokenFile(config.admin.tokenFile), registry, reload: () => source.load(), logger }),
     readiness: [
       () => (registry.current ? undefined : 'credentials not loaded'),
       () => (draining ? 'draining' : undefined),

@@ -1,6 +1,8 @@
-// The admin listener (SPEC §11): /healthz while the process runs, /readyz from the readiness checks,
-// /metrics for Prometheus. Kept apart from client traffic: it needs no API key and keeps answering
-// while the proxy listener drains.
+// The admin listener (SPEC §11): /healthz while the process runs (200), /readyz from the readiness
+// checks (200, or 503 with the reasons), /metrics for Prometheus (200, 500 when unavailable); other
+// methods → 405, other paths → 404. Kept apart from client traffic: it needs no API key and keeps
+// answering while the proxy listener drains. /admin/* goes to `routes` (admin-routes.ts), which logs
+// every admin request; the probes here are not logged, as they are scraped every second.
 import http from 'node:http';
 import type { Registry } from 'prom-client';
 
