@@ -4,35 +4,24 @@
 // Node's parser refuses are answered, logged with the peer and counted as outcome `parser_error`.
 import net from 'node:net';
 import t from 'tap';
-import { startUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
-import { startProxy, type TestProxy } from '../helpers/start-proxy.js';
+import { proxyFixture } from '../helpers/proxy-fixture.js';
+import { startProxy } from '../helpers/start-proxy.js';
 import { credentialsYaml, bearer } from '../helpers/credentials.js';
 import { rawRequest } from '../helpers/http-client.js';
 import { parseResponses } from '../helpers/raw-response.js';
 
 const key = { keyId: 'ck_test_limits', tenant: 'tnt_limits', secret: 'sk_test_limits_secret' };
 
-let upstream: RecordingUpstream;
-let proxy: TestProxy;
-
-t.before(async () => {
-  upstream = await startUpstream();
-  proxy = await startProxy({
-    upstreamUrl: upstream.url,
-    credentialsYaml: credentialsYaml([{ id: key.tenant }], [key]),
-    config: { server: { headersTimeout: '1s' }, idempotency: { maxRequestBytes: '1KiB' } },
-  });
-});
-t.teardown(async () => {
-  await proxy.close();
-  await upstream.close();
+const f = proxyFixture(t, {
+  credentialsYaml: credentialsYaml([{ id: key.tenant }], [key]),
+  config: { server: { headersTimeout: '1s' }, idempotency: { maxRequestBytes: '1KiB' } },
 });
 
 /** What the server sends on a fresh connection after `bytes`, until `until` matches or it closes (bounded). */
 function exchange(bytes: string, until: RegExp, timeoutMs: number): Promise<{ text: string; closed: boolean; ms: number }> {
   return new Promise((resolve) => {
     const started = performance.now();
-    const socket = net.connect(proxy.port, '127.0.0.1');
+    const socket = net.connect(f.proxy.port, '127.0.0.1');
     let text = '';
     const done = (closed: boolean): void => {
       clearTimeout(timer);
@@ -51,7 +40,7 @@ function exchange(bytes: string, until: RegExp, timeoutMs: number): Promise<{ te
 }
 
 t.test('a keyed POST declaring more than maxRequestBytes gets 413 before any 100 Continue', async (t) => {
-  const before = upstream.requests.length;
+  const before = f.upstream.requests.length;
   const head = [
     'POST /v1/withdrawals HTTP/1.1',
     'Host: 127.0.0.1',
@@ -67,17 +56,17 @@ t.test('a keyed POST declaring more than maxRequestBytes gets 413 before any 100
   t.match(r.text, /^HTTP\/1\.1 413 /, 'the first thing the client hears is 413');
   t.notMatch(r.text, /100 Continue/, 'never told to upload');
   t.match(r.text, /"code":"PAYLOAD_TOO_LARGE"/, '§10 body');
-  t.equal(upstream.requests.length, before, 'upstream not called');
+  t.equal(f.upstream.requests.length, before, 'upstream not called');
 });
 
 t.test('within the limit, 100 Continue is sent and the body forwarded', async (t) => {
-  const before = upstream.requests.length;
+  const before = f.upstream.requests.length;
   const head = ['POST /v1/withdrawals HTTP/1.1', 'Host: 127.0.0.1', `Authorization: ${bearer(key)}`, 'Idempotency-Key: small-1', 'Content-Length: 2', 'Expect: 100-continue', '', ''].join('\r\n');
   const r = await exchange(head, /100 Continue\r\n\r\n/, 3000);
   t.match(r.text, /^HTTP\/1\.1 100 Continue/, '100 first');
-  const answered = parseResponses(await rawRequest(proxy.port, head.replace('small-1', 'small-2').replace('Expect: 100-continue\r\n', '') + '{}'));
+  const answered = parseResponses(await rawRequest(f.proxy.port, head.replace('small-1', 'small-2').replace('Expect: 100-continue\r\n', '') + '{}'));
   t.equal(answered[0]?.status, 200, 'the keyed POST itself goes through');
-  t.equal(upstream.requests.length, before + 1, 'forwarded once');
+  t.equal(f.upstream.requests.length, before + 1, 'forwarded once');
 });
 
 t.test('headersTimeout 1s closes a connection stalled in its headers within about a second', async (t) => {
@@ -96,18 +85,18 @@ const REFUSED: ReadonlyArray<readonly [string, string]> = [
 
 for (const [name, bytes] of REFUSED) {
   t.test(`parser refusal is answered, logged with the peer and counted: ${name}`, async (t) => {
-    const before = upstream.requests.length;
-    const logged = proxy.logs.length;
-    const [r] = parseResponses(await rawRequest(proxy.port, bytes));
+    const before = f.upstream.requests.length;
+    const logged = f.proxy.logs.length;
+    const [r] = parseResponses(await rawRequest(f.proxy.port, bytes));
     t.ok(r && (r.status === 400 || r.status === 431), `answered ${r?.status}`);
-    t.equal(upstream.requests.length, before, 'upstream not called');
-    const lines = proxy.logs.slice(logged).map((l) => JSON.parse(l) as Record<string, unknown>);
+    t.equal(f.upstream.requests.length, before, 'upstream not called');
+    const lines = f.proxy.logs.slice(logged).map((l) => JSON.parse(l) as Record<string, unknown>);
     const line = lines.find((l) => l['outcome'] === 'parser_error');
     t.ok(line, 'an access line with outcome parser_error');
     t.match(String(line?.['reason']), /^HPE_[A-Z_]+$/, "Node's error code as the reason");
     t.equal(line?.['clientIp'], '127.0.0.1', 'the peer address');
     t.equal(line?.['status'], r?.status, 'the status answered');
-    const metrics = await (await fetch(`${proxy.adminUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${f.proxy.adminUrl}/metrics`)).text();
     t.match(metrics, /custody_proxy_requests_total\{outcome="parser_error",status_class="4xx"\} [1-9]/, 'counted as a request outcome');
     t.match(metrics, new RegExp(`custody_proxy_parser_errors_total\\{reason="${String(line?.['reason'])}"\\} [1-9]`), 'counted by reason');
   });
@@ -117,14 +106,14 @@ t.test("memory store: one tenant's flood never evicts another tenant's records (
   const victim = { keyId: 'ck_test_victim', tenant: 'tnt_victim', secret: 'sk_test_victim_secret' };
   const flooder = { keyId: 'ck_test_flood', tenant: 'tnt_flood', secret: 'sk_test_flood_secret' };
   const own = await startProxy({
-    upstreamUrl: upstream.url,
+    upstreamUrl: f.upstream.url,
     credentialsYaml: credentialsYaml([{ id: victim.tenant }, { id: flooder.tenant }], [victim, flooder]),
     config: { idempotency: { memory: { maxEntries: 20, maxBytes: '1MiB', minTenantShare: 5 } } },
   });
   t.teardown(() => own.close());
   const post = (k: typeof victim, idem: string): Promise<string> =>
     rawRequest(own.port, `POST /v1/withdrawals HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${bearer(k)}\r\nIdempotency-Key: ${idem}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
-  const executed = (idem: string): number => upstream.requests.filter((r) => r.headers['idempotency-key'] === idem).length;
+  const executed = (idem: string): number => f.upstream.requests.filter((r) => r.headers['idempotency-key'] === idem).length;
   t.equal(parseResponses(await post(victim, 'victim-1'))[0]?.status, 200, 'victim executes once');
   for (let i = 0; i < 60; i++) await post(flooder, `flood-${i}`);
   const [retry] = parseResponses(await post(victim, 'victim-1'));

@@ -2,10 +2,9 @@
 // refused with 431 before any check (smuggling a second request past the 1000-line cut, an allowlist
 // bypass behind a trusted balancer, duplicate Authorization / Idempotency-Key lines past the cut),
 // servlet `..;` dot segments get 400, and method/URL override and client-IP headers never reach the
-// upstream. Each test asserts what the client got AND every byte the upstream received.
+// f.upstream. Each test asserts what the client got AND every byte the upstream received.
 import t from 'tap';
-import { startUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
-import { startProxy, type TestProxy } from '../helpers/start-proxy.js';
+import { proxyFixture } from '../helpers/proxy-fixture.js';
 import { credentialsYaml, bearer } from '../helpers/credentials.js';
 import { rawRequest } from '../helpers/http-client.js';
 import { headerOf, jsonOf, parseResponses, type RawResponse } from '../helpers/raw-response.js';
@@ -19,40 +18,29 @@ const reader = {
 const other = { keyId: 'ck_test_other', tenant: 'tnt_victim', secret: 'sk_test_other_secret' };
 const SMUGGLED = 'DELETE /v1/vaults/v1 HTTP/1.1\r\nHost: x\r\nX-Tenant-Id: tnt_victim\r\nContent-Length: 0\r\n\r\n';
 
-let upstream: RecordingUpstream;
-let proxy: TestProxy;
-
-t.before(async () => {
-  upstream = await startUpstream();
-  const creds = credentialsYaml(
-    [{ id: reader.tenant, ipAllowList: ['203.0.113.7/32'] }, { id: other.tenant }],
-    [reader, other],
-  );
-  proxy = await startProxy({ upstreamUrl: upstream.url, credentialsYaml: creds, config: { trustedProxies: ['127.0.0.1/32'] } });
-});
-t.teardown(async () => {
-  await proxy.close();
-  await upstream.close();
+const f = proxyFixture(t, {
+  credentialsYaml: credentialsYaml([{ id: reader.tenant, ipAllowList: ['203.0.113.7/32'] }, { id: other.tenant }], [reader, other]),
+  config: { trustedProxies: ['127.0.0.1/32'] },
 });
 
 const filler = (n: number): string[] => Array.from({ length: n }, (_, i) => `a${i}:`);
 
 function head(method: string, target: string, lines: readonly string[]): string {
-  return [`${method} ${target} HTTP/1.1`, `Host: 127.0.0.1:${proxy.port}`, ...lines, '', ''].join('\r\n');
+  return [`${method} ${target} HTTP/1.1`, `Host: 127.0.0.1:${f.proxy.port}`, ...lines, '', ''].join('\r\n');
 }
 
 async function send(bytes: string, timeoutMs = 1500): Promise<RawResponse[]> {
-  return parseResponses(await rawRequest(proxy.port, bytes, timeoutMs));
+  return parseResponses(await rawRequest(f.proxy.port, bytes, timeoutMs));
 }
 
 /** What the upstream got during `run`: parsed requests and the raw bytes. */
 async function observe(run: () => Promise<void>): Promise<{ count: number; raw: string }> {
-  const requests = upstream.requests.length;
-  const bytes = upstream.rawText().length;
+  const requests = f.upstream.requests.length;
+  const bytes = f.upstream.rawText().length;
   await run();
   // a smuggled request would arrive right behind the first: give it time to be parsed
   await new Promise((r) => setTimeout(r, 100));
-  return { count: upstream.requests.length - requests, raw: upstream.rawText().slice(bytes) };
+  return { count: f.upstream.requests.length - requests, raw: f.upstream.rawText().slice(bytes) };
 }
 
 const XFF_ALLOWED = 'X-Forwarded-For: 203.0.113.7';
@@ -95,10 +83,10 @@ t.test('a pipelined GET carrying a smuggled request reaches the upstream as exac
   });
   t.equal(responses[0]?.status, 200, 'first answered');
   t.equal(seen.count, 1, 'one upstream request');
-  const got = upstream.requests.at(-1);
+  const got = f.upstream.requests.at(-1);
   t.equal(got?.method, 'GET');
-  t.same(upstream.headerLines(got!, 'x-request-id'), headerOf(responses[0]!, 'x-request-id'), "the proxy's X-Request-Id");
-  t.same(upstream.headerLines(got!, 'x-tenant-id'), [reader.tenant], 'stamped');
+  t.same(f.upstream.headerLines(got!, 'x-request-id'), headerOf(responses[0]!, 'x-request-id'), "the proxy's X-Request-Id");
+  t.same(f.upstream.headerLines(got!, 'x-tenant-id'), [reader.tenant], 'stamped');
   t.equal(got?.body.toString('latin1'), SMUGGLED, 'the bytes arrived as the body, framed by Content-Length');
   t.match(seen.raw, /\r\ncontent-length: 86\r\n/i, 'with the proxy-set framing');
 });
@@ -169,11 +157,11 @@ t.test('method/URL overrides and client-IP claims are removed; the rest of the r
   });
   t.equal(responses[0]?.status, 200, 'forwarded');
   t.equal(seen.count, 1, 'one upstream request');
-  const got = upstream.requests.at(-1)!;
+  const got = f.upstream.requests.at(-1)!;
   for (const line of OVERRIDES) {
     const name = line.slice(0, line.indexOf(':'));
-    t.same(upstream.headerLines(got, name), [], `${name} removed`);
+    t.same(f.upstream.headerLines(got, name), [], `${name} removed`);
   }
-  t.same(upstream.headerLines(got, 'x-custom'), ['kept'], 'other headers pass');
+  t.same(f.upstream.headerLines(got, 'x-custom'), ['kept'], 'other headers pass');
   t.notMatch(seen.raw, /override|original|rewrite|client-ip|x-real-ip|forwarded:|x-forwarded-(host|port|prefix|server)/i, 'none in the raw bytes');
 });
