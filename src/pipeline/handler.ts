@@ -1,6 +1,7 @@
-// The stage runner: context → checks (auth, allowlist, target, permissions, header stamping) →
-// the terminal step (idempotency around forwarding, or plain forwarding) → the access line and
-// metrics once the response is over. Stages throw ProxyError; only reply.ts writes local responses.
+// The stage runner: the connection's turn (pipelined requests wait, see connection-turn.ts) →
+// context → checks (auth, allowlist, target, permissions, header stamping) → the terminal step
+// (idempotency around forwarding, or plain forwarding) → the access line and metrics once the
+// response is over. Stages throw ProxyError; only reply.ts writes local responses.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProxyError } from '../errors.js';
 import type { AccessLog, Logger } from '../logger.js';
@@ -9,6 +10,7 @@ import type { CredentialsRegistry } from '../credentials/registry.js';
 import { createContext, type RequestContext } from './context.js';
 import { sendError } from './reply.js';
 import { recordAccess } from './access-log.js';
+import { afterTurn, turnOf } from './connection-turn.js';
 
 /** A check: returns to continue, throws ProxyError to refuse. */
 export type Stage = (ctx: RequestContext) => void;
@@ -41,38 +43,65 @@ export function fail(ctx: RequestContext, err: unknown, logger: Logger): void {
 }
 
 export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse, expectContinue: boolean) => void {
-  const { registry, stages, terminal, logger, accessLog, metrics } = deps;
+  const { registry } = deps;
   return (req, res, expectContinue) => {
-    const ctx = createContext(req, res, registry.current, expectContinue);
-    // `on`, not `once`: a response closes once, and once() would wrap the listener on every request.
-    res.on('close', () => recordAccess(ctx, accessLog, metrics));
-    // First of all: a header list that may have been cut. Node drops lines past its count silently
-    // while its parser still obeys a Content-Length or Transfer-Encoding among them, so no check may
-    // run on what JavaScript sees. The connection is closed: its framing is not to be trusted.
-    if (ctx.headerLines > deps.maxHeaderCount) {
-      res.setHeader('connection', 'close');
-      sendError(ctx, new ProxyError('BAD_REQUEST', 'too_many_headers', undefined, 431));
-      return;
+    const turn = turnOf(res);
+    if (turn === 'now') handle(deps, createContext(req, res, registry.current, expectContinue));
+    else if (turn === 'closed') drop(deps, req, res, expectContinue);
+    else {
+      // The snapshot is taken when the request's turn comes: a pipelined request never runs on an older one.
+      afterTurn(
+        turn,
+        res,
+        () => handle(deps, createContext(req, res, registry.current, expectContinue)),
+        () => drop(deps, req, res, expectContinue),
+      );
     }
-    // Framing before everything: HTTP/1.1 needs exactly one Host (RFC 9112 §3.2), and a request
-    // whose authority is ambiguous is not checked or forwarded at all.
-    // HTTP/0.9-style request lines (no version) are parsed by Node yet never legitimate here.
-    if (req.httpVersionMajor !== 1 || ctx.hostLines > 1 || (ctx.hostLines === 0 && req.httpVersionMinor !== 0)) {
-      sendError(ctx, new ProxyError('BAD_REQUEST', 'host_header'));
-      return;
-    }
-    if (deps.isDraining() || !ctx.snapshot) {
-      sendError(ctx, new ProxyError('SERVICE_UNAVAILABLE', ctx.snapshot ? 'draining' : 'no_credentials', 1));
-      return;
-    }
-    let running: Promise<void> | void;
-    try {
-      for (const stage of stages) stage(ctx);
-      running = terminal(ctx);
-    } catch (err) {
-      fail(ctx, err, logger);
-      return;
-    }
-    running?.catch((err: unknown) => fail(ctx, err, logger));
   };
+}
+
+/**
+ * Never processed: the connection closes before an answer could be written. Logged at once, not
+ * answered (a response queued behind the last one may never see its own 'close').
+ */
+function drop(deps: HandlerDeps, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+  const ctx = createContext(req, res, deps.registry.current, expectContinue);
+  ctx.outcome = 'not_processed';
+  ctx.reason = 'connection_closing';
+  recordAccess(ctx, deps.accessLog, deps.metrics);
+}
+
+function handle(deps: HandlerDeps, ctx: RequestContext): void {
+  const { stages, terminal, logger, accessLog, metrics } = deps;
+  const { req, res } = ctx;
+  // `on`, not `once`: a response closes once, and once() would wrap the listener on every request.
+  res.on('close', () => recordAccess(ctx, accessLog, metrics));
+  // First of all: a header list that may have been cut. Node drops lines past its count silently
+  // while its parser still obeys a Content-Length or Transfer-Encoding among them, so no check may
+  // run on what JavaScript sees. The connection is closed: its framing is not to be trusted.
+  if (ctx.headerLines > deps.maxHeaderCount) {
+    res.setHeader('connection', 'close');
+    sendError(ctx, new ProxyError('BAD_REQUEST', 'too_many_headers', undefined, 431));
+    return;
+  }
+  // Framing before everything: HTTP/1.1 needs exactly one Host (RFC 9112 §3.2), and a request
+  // whose authority is ambiguous is not checked or forwarded at all.
+  // HTTP/0.9-style request lines (no version) are parsed by Node yet never legitimate here.
+  if (req.httpVersionMajor !== 1 || ctx.hostLines > 1 || (ctx.hostLines === 0 && req.httpVersionMinor !== 0)) {
+    sendError(ctx, new ProxyError('BAD_REQUEST', 'host_header'));
+    return;
+  }
+  if (deps.isDraining() || !ctx.snapshot) {
+    sendError(ctx, new ProxyError('SERVICE_UNAVAILABLE', ctx.snapshot ? 'draining' : 'no_credentials', 1));
+    return;
+  }
+  let running: Promise<void> | void;
+  try {
+    for (const stage of stages) stage(ctx);
+    running = terminal(ctx);
+  } catch (err) {
+    fail(ctx, err, logger);
+    return;
+  }
+  running?.catch((err: unknown) => fail(ctx, err, logger));
 }
