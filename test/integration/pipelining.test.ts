@@ -23,13 +23,15 @@ async function pipelined(bytes: string): Promise<{ statuses: number[]; upstream:
   return { statuses: responses.map((r) => r.status), upstream: f.upstream.requests.slice(before).map((r) => `${r.method} ${r.url}`) };
 }
 
-const REFUSALS: ReadonlyArray<readonly [string, string]> = [
-  ['401 with an unread body', `GET /v1/vaults HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ck_test_pipe:wrong\r\nContent-Length: 5\r\n\r\nhello`],
-  ['400 (non-canonical target) with an unread body', `POST /v1/../x HTTP/1.1\r\nHost: 127.0.0.1\r\n${AUTH}\r\nContent-Length: 5\r\n\r\nhello`],
-  ['431 (too many header lines)', `GET /v1/vaults HTTP/1.1\r\nHost: 127.0.0.1\r\n${AUTH}\r\n${'a:\r\n'.repeat(120)}\r\n`],
+// The last flag: Node always parses the pipelined DELETE here. Behind the 431, Node 24 (not 20)
+// may close the connection before parsing it; then nothing is logged, and nothing must run either.
+const REFUSALS: ReadonlyArray<readonly [string, string, boolean]> = [
+  ['401 with an unread body', `GET /v1/vaults HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ck_test_pipe:wrong\r\nContent-Length: 5\r\n\r\nhello`, true],
+  ['400 (non-canonical target) with an unread body', `POST /v1/../x HTTP/1.1\r\nHost: 127.0.0.1\r\n${AUTH}\r\nContent-Length: 5\r\n\r\nhello`, true],
+  ['431 (too many header lines)', `GET /v1/vaults HTTP/1.1\r\nHost: 127.0.0.1\r\n${AUTH}\r\n${'a:\r\n'.repeat(120)}\r\n`, false],
 ];
 
-for (const [name, first] of REFUSALS) {
+for (const [name, first, parsed] of REFUSALS) {
   t.test(`a request pipelined behind a ${name} is never forwarded`, async (t) => {
     const logged = f.proxy.logs.length;
     const got = await pipelined(first + DELETE);
@@ -37,9 +39,9 @@ for (const [name, first] of REFUSALS) {
     t.not(got.statuses[0], 200, `the refusal (${got.statuses[0]})`);
     t.same(got.upstream, [], 'the pipelined DELETE never reached the upstream');
     const lines = f.proxy.logs.slice(logged).map((l) => JSON.parse(l) as Record<string, unknown>);
-    const dropped = lines.find((l) => l['outcome'] === 'not_processed');
-    t.equal(dropped?.['method'], 'DELETE', 'the dropped request is logged');
-    t.equal(dropped?.['reason'], 'connection_closing');
+    const deletes = lines.filter((l) => l['method'] === 'DELETE');
+    if (parsed) t.equal(deletes.length, 1, 'the dropped request is logged');
+    for (const l of deletes) t.match(l, { outcome: 'not_processed', reason: 'connection_closing' }, 'as not processed');
   });
 }
 
