@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, configPath, loadConfig, type ProxyConfig } from './config/load.js';
 import { CredentialsLoadError, readCredentialsFile } from './credentials/file-source.js';
 import { startApp } from './app.js';
-import { runKeys } from './credentials/keys-cli.js';
+import { runKeys } from './keys/keys-cli.js';
 
 const USAGE = `usage:
   custody-proxy serve [--config FILE]

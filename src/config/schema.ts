@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { parseListen } from './listen.js';
-import { parseCidr } from '../pipeline/ip-match.js';
+import { parseCidr } from '../net/ip-match.js';
 import { showValue } from './problems.js';
 
 

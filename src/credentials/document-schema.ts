@@ -2,7 +2,7 @@
 // lifecycle status and optional permissions. Cross-entry rules (unique ids, existing tenant, rotated
 // needs graceUntil) are checked here too, so one pass reports every problem in the document.
 import { z } from 'zod';
-import { parseCidr } from '../pipeline/ip-match.js';
+import { parseCidr } from '../net/ip-match.js';
 import { SECRET_HASH_PATTERN } from './secret-hash.js';
 import { PATH_PATTERN_PROBLEM, pathPatternProblem } from './permissions.js';
 import { showValue } from '../config/problems.js';

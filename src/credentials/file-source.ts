@@ -6,8 +6,8 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import { parseCredentials, type DocumentResult } from './document-load.js';
 import type { CredentialsRegistry, ReloadResult } from './registry.js';
 import { documentVersion } from './snapshot.js';

@@ -2,7 +2,7 @@
 // Built once per document and frozen; a reload swaps the whole snapshot in one assignment, and a
 // request keeps the snapshot it started with.
 import { createHash } from 'node:crypto';
-import { IpMatcher } from '../pipeline/ip-match.js';
+import { IpMatcher } from '../net/ip-match.js';
 import { compileRule, type CompiledRule } from './permissions.js';
 import { digestOf } from './secret-hash.js';
 import type { CredentialsDocument, CredentialStatus } from './document-schema.js';

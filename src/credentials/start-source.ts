@@ -3,8 +3,8 @@
 // the proxy is not ready (every request gets 503), never "allow all".
 import type { ProxyConfig } from '../config/load.js';
 import { readTokenFile } from '../config/token-file.js';
-import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import { FileSource } from './file-source.js';
 import type { CredentialsRegistry } from './registry.js';
 import { UrlSource } from './url-source.js';

@@ -3,8 +3,8 @@
 // (refused, 5xx, garbage, invalid document) is logged and counted and the last good snapshot stays.
 // Nothing is cached on disk: a restart while the endpoint is down stays not-ready rather than
 // serving a stale document that could still hold a revoked key.
-import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import { parseCredentials, parseCredentialsJson } from './document-load.js';
 import type { CredentialsRegistry, ReloadResult } from './registry.js';
 

@@ -1,6 +1,6 @@
 // Response headers passed back to the client: the upstream's, minus hop-by-hop ones (including those
 // its Connection header lists) and its own X-Request-Id, which is replaced by this request's.
-import { addListedNames } from '../pipeline/connection-listing.js';
+import { addListedNames } from '../net/connection-listing.js';
 
 const HOP_BY_HOP = new Set([
   'connection',

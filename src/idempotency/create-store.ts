@@ -1,7 +1,7 @@
 // Picks the idempotency store from the config (SPEC §9): `memory` protects one process only and says
 // so at start; `redis` is shared by every replica pointing at the same Redis and key prefix.
-import type { Logger } from '../logger.js';
-import { countIdempotency, type Metrics } from '../metrics.js';
+import type { Logger } from '../telemetry/logger.js';
+import { countIdempotency, type Metrics } from '../telemetry/metrics.js';
 import type { ParsedConfig } from '../config/schema.js';
 import { MemoryStore } from './memory-store.js';
 import type { IdempotencyStore } from './store.js';

@@ -1,11 +1,11 @@
 // One access line per request (SPEC §12) from an allow-list of fields, and the request metrics.
 // The path is logged without its query (queries can carry identifiers); never headers or bodies.
 // Proxy-made 5xx are logged at error, everything else at info.
-import type { AccessLog } from '../logger.js';
-import { recordRequest, recordUpstream, statusClass, type Metrics } from '../metrics.js';
+import type { AccessLog } from '../telemetry/logger.js';
+import { recordRequest, recordUpstream, statusClass, type Metrics } from '../telemetry/metrics.js';
 import type { RequestContext } from './context.js';
 import type { ParserRefusal } from '../server.js';
-import { parsePeer } from './ip-match.js';
+import { parsePeer } from '../net/ip-match.js';
 
 export function recordAccess(ctx: RequestContext, log: AccessLog, metrics: Metrics): void {
   const { req, res } = ctx;

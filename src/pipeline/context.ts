@@ -5,7 +5,7 @@ import { randomFillSync } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Credential } from '../credentials/snapshot.js';
 import type { CredentialsSnapshot } from '../credentials/snapshot.js';
-import type { Ip } from './ip-match.js';
+import type { Ip } from '../net/ip-match.js';
 
 export interface RequestContext {
   readonly req: IncomingMessage;

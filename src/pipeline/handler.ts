@@ -4,8 +4,8 @@
 // response is over. Stages throw ProxyError; only reply.ts writes local responses.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProxyError } from '../errors.js';
-import type { AccessLog, Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import type { AccessLog, Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import type { CredentialsRegistry } from '../credentials/registry.js';
 import { createContext, type RequestContext } from './context.js';
 import { sendError } from './reply.js';

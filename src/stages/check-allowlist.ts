@@ -2,9 +2,9 @@
 // (unparsable X-Forwarded-For from a trusted proxy) is denied whenever the tenant has a list.
 // Raises 403 FORBIDDEN with the same body as a permission denial.
 import { ProxyError } from '../errors.js';
-import { resolveClientIp, type ClientAddress } from '../pipeline/client-ip.js';
+import { resolveClientIp, type ClientAddress } from '../net/client-ip.js';
 import type { Socket } from 'node:net';
-import type { IpMatcher } from '../pipeline/ip-match.js';
+import type { IpMatcher } from '../net/ip-match.js';
 import type { RequestContext } from '../pipeline/context.js';
 
 // A connection's peer never changes: resolved once per keep-alive connection, not per request, and kept

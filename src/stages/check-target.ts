@@ -1,7 +1,7 @@
 // Stage 3 (SPEC §7): the request target must be canonical and the body framing plain, so the path
 // that permissions see is the path the upstream gets. Raises 400 BAD_REQUEST.
 import { ProxyError } from '../errors.js';
-import { canonicalTarget } from '../pipeline/canonical-target.js';
+import { canonicalTarget } from '../net/canonical-target.js';
 import type { RequestContext } from '../pipeline/context.js';
 
 export function checkTarget(ctx: RequestContext): void {

@@ -5,7 +5,7 @@
 // claims and method/URL overrides, and a `Connection` listing can never remove what the proxy sets or
 // the end-to-end framing. The body framing sent upstream is only what this stage sets.
 import type { IncomingHttpHeaders } from 'node:http';
-import { addListedNames } from '../pipeline/connection-listing.js';
+import { addListedNames } from '../net/connection-listing.js';
 import type { RequestContext } from '../pipeline/context.js';
 
 /** Never forwarded from the client: credentials, hop-by-hop, and names the proxy sets itself. */

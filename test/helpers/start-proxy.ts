@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { startApp, type App } from '../../src/app.js';
-import { createLoggers } from '../../src/logger.js';
+import { createLoggers } from '../../src/telemetry/logger.js';
 
 export interface TestProxy {
   readonly app: App;

@@ -13,7 +13,7 @@ import { startUpstream, type RecordingUpstream } from '../helpers/recording-upst
 import { startProxy, writeConfigDir, type TestProxy } from '../helpers/start-proxy.js';
 import { loadConfig } from '../../src/config/load.js';
 import { startApp } from '../../src/app.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/telemetry/logger.js';
 import { credentialsYaml, bearer, hashOf, type KeySpec } from '../helpers/credentials.js';
 import { request, type Reply } from '../helpers/http-client.js';
 import { CredentialsRegistry } from '../../src/credentials/registry.js';

@@ -16,7 +16,7 @@ import { startProxy, type TestProxy } from '../helpers/start-proxy.js';
 import { credentialsYaml, hashOf } from '../helpers/credentials.js';
 import { request } from '../helpers/http-client.js';
 import { parseCredentials } from '../../src/credentials/document-load.js';
-import { runKeys } from '../../src/credentials/keys-cli.js';
+import { runKeys } from '../../src/keys/keys-cli.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'custody-proxy.js');
@@ -179,7 +179,7 @@ t.test('create: the token is printed once on stdout and nothing else; the file h
 
 t.test('ids and secrets come from the CSPRNG: 32 random bytes of secret (256 bits), fresh every time', async (t) => {
   const sizes: number[] = [];
-  const mod = await t.mockImport<typeof import('../../src/credentials/key-gen.js')>('../../src/credentials/key-gen.js', {
+  const mod = await t.mockImport<typeof import('../../src/keys/key-gen.js')>('../../src/keys/key-gen.js', {
     'node:crypto': {
       ...nodeCrypto,
       randomBytes: (n: number): Buffer => {
@@ -196,7 +196,7 @@ t.test('ids and secrets come from the CSPRNG: 32 random bytes of secret (256 bit
   t.equal(pair.token, `${pair.keyId}:${pair.secret}`);
 
   // the real generator: secrets decode to ≥ 32 bytes and never repeat
-  const real = await import('../../src/credentials/key-gen.js');
+  const real = await import('../../src/keys/key-gen.js');
   const seen = new Set<string>();
   const ids = new Set<string>();
   for (let i = 0; i < 2000; i++) {
@@ -326,7 +326,7 @@ for (let i = 0; i < Number(count); i++) {
 t.test('concurrent invocations never lose an update (two writer processes and the bin at once), and a reader only sees whole documents', async (t) => {
   const keysBefore = Array.from({ length: 3 }, (_, i) => ({ keyId: `ck_live_pre${i}`, tenant: 'tnt_one', secret: `sk_live_pre${i}` }));
   const file = basicFile(t, credentialsYaml([{ id: 'tnt_one' }, { id: 'tnt_two' }], keysBefore));
-  const modulePath = pathToFileURL(path.join(ROOT, 'dist', 'credentials', 'keys-cli.js')).href;
+  const modulePath = pathToFileURL(path.join(ROOT, 'dist', 'keys', 'keys-cli.js')).href;
   let reads = 0;
   const torn: string[] = [];
   let reading = true;

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { parseCredentials } from '../../../src/credentials/document-load.js';
-import { parseIp } from '../../../src/pipeline/ip-match.js';
+import { parseIp } from '../../../src/net/ip-match.js';
 import type { CredentialsSnapshot } from '../../../src/credentials/snapshot.js';
 
 const hex = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');

@@ -4,10 +4,10 @@
 import { parseArgs } from 'node:util';
 import { isMap, isSeq, type Document, type YAMLMap } from 'yaml';
 import { parseDuration } from '../config/units.js';
-import { parseCredentials } from './document-load.js';
+import { parseCredentials } from '../credentials/document-load.js';
 import { EditError, credentialNodes, editCredentialsFile, readDocumentText } from './document-edit.js';
 import { envOf, generateKeyPair, type KeyEnv } from './key-gen.js';
-import { formatSecretHash } from './secret-hash.js';
+import { formatSecretHash } from '../credentials/secret-hash.js';
 
 class UsageError extends Error {}
 

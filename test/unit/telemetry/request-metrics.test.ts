@@ -2,7 +2,7 @@
 // the same updates (so /metrics is unchanged), and getMetricsAsJSON sees the same values.
 import t from 'tap';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { RequestCounter, RequestHistogram } from '../../src/request-metrics.js';
+import { RequestCounter, RequestHistogram } from '../../../src/telemetry/request-metrics.js';
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 // on a bound, between bounds, below the first, above the last, zero

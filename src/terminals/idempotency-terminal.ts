@@ -1,15 +1,15 @@
-// Stage 6 (SPEC §9) as the terminal step for keyed methods: parse the key, read the body within
+// The terminal step for keyed methods (SPEC §9): parse the key, read the body within
 // maxRequestBytes, claim (tenant, key) atomically BEFORE forwarding, then complete or release the
 // record from how the exchange ended. Raises 400 INVALID_IDEMPOTENCY_KEY / IDEMPOTENCY_KEY_REQUIRED,
 // 409 IDEMPOTENCY_IN_PROGRESS / IDEMPOTENCY_RESPONSE_UNAVAILABLE, 413, 422 IDEMPOTENCY_CONFLICT,
 // 502 UPSTREAM_OUTCOME_UNKNOWN (owner lost), 503 IDEMPOTENCY_STORE_UNAVAILABLE.
 import { ProxyError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { countIdempotency, type Metrics } from '../metrics.js';
+import type { Logger } from '../telemetry/logger.js';
+import { countIdempotency, type Metrics } from '../telemetry/metrics.js';
 import { continueBody, type RequestContext } from '../pipeline/context.js';
 import type { Terminal } from '../pipeline/handler.js';
 import { sendLocal } from '../pipeline/reply.js';
-import { answerFailure } from '../forward/forward-terminal.js';
+import { answerFailure } from './plain-terminal.js';
 import type { Forwarder } from '../forward/forwarder.js';
 import { readBody, refuseDeclaredLength } from '../idempotency/body-reader.js';
 import { makeFingerprint } from '../idempotency/fingerprint.js';

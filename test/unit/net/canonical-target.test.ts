@@ -2,7 +2,7 @@
 // `\` and NUL, raw backslashes, absolute-form to another host and `*` are refused; absolute-form to the
 // Host itself becomes origin-form; the query is not inspected; `..a` segments and `/` are fine.
 import t, { type Test } from 'tap';
-import { canonicalTarget } from '../../../src/pipeline/canonical-target.js';
+import { canonicalTarget } from '../../../src/net/canonical-target.js';
 
 const HOST = 'api.custody.example';
 

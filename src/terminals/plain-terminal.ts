@@ -4,7 +4,7 @@ import { ProxyError } from '../errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Terminal } from '../pipeline/handler.js';
 import { sendError } from '../pipeline/reply.js';
-import type { Forwarder, ForwardOptions, ForwardOutcome } from './forwarder.js';
+import type { Forwarder, ForwardOptions, ForwardOutcome } from '../forward/forwarder.js';
 
 /** Turns a failed outcome into the client's answer; true when it did. */
 export function answerFailure(ctx: RequestContext, outcome: ForwardOutcome): boolean {

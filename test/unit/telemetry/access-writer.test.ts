@@ -1,6 +1,6 @@
 // The access-line batcher: lines leave whole, in order and byte-exact, in batches of at most 64 KiB.
 import t from 'tap';
-import { BatchedLines, TEXT_LINES } from '../../../src/access-writer.js';
+import { BatchedLines, TEXT_LINES } from '../../../src/telemetry/access-writer.js';
 
 class Recorder {
   readonly writes: string[] = [];

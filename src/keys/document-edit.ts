@@ -6,7 +6,7 @@ import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, wr
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isMap, isSeq, parseDocument, type Document, type YAMLMap } from 'yaml';
-import { parseCredentials } from './document-load.js';
+import { parseCredentials } from '../credentials/document-load.js';
 
 export class EditError extends Error {
   override readonly name = 'EditError';

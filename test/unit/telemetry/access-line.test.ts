@@ -1,9 +1,9 @@
 // The hand-written access-line encoder must give exactly JSON.stringify's bytes for every entry: the
 // common ASCII fields, and every field that needs escaping or UTF-8, numbers on and off the fast path.
 import t from 'tap';
-import { accessFields, accessLineText, encodeAccessLine, type AccessEntry } from '../../../src/access-line.js';
-import { BatchedLines } from '../../../src/access-writer.js';
-import { ACCESS_LINES } from '../../../src/access-line.js';
+import { accessFields, accessLineText, encodeAccessLine, type AccessEntry } from '../../../src/telemetry/access-line.js';
+import { BatchedLines } from '../../../src/telemetry/access-writer.js';
+import { ACCESS_LINES } from '../../../src/telemetry/access-line.js';
 
 const base: AccessEntry = {
   level: 'info',

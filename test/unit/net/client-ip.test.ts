@@ -2,8 +2,8 @@
 // walked right to left skipping trusted hops, all trusted → leftmost, an unparsable entry on the walk
 // → unknown (null), no X-Forwarded-For → the peer. IPv4-mapped peers count as IPv4.
 import t from 'tap';
-import { resolveClientIp } from '../../../src/pipeline/client-ip.js';
-import { IpMatcher } from '../../../src/pipeline/ip-match.js';
+import { resolveClientIp } from '../../../src/net/client-ip.js';
+import { IpMatcher } from '../../../src/net/ip-match.js';
 
 const TRUSTED = new IpMatcher(['10.0.0.0/8', 'fd00::/8']);
 const NONE = new IpMatcher([]);

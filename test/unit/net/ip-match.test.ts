@@ -1,7 +1,7 @@
 // IP parsing and matching (SPEC §4, §6): strict four-part decimal IPv4, IPv6 forms, IPv4-mapped IPv6
 // folded to IPv4, CIDR parsing that clears host bits, and IpMatcher containment for v4, v6 and /0.
 import t from 'tap';
-import { IpMatcher, parseCidr, parseIp, parsePeer, type Ip } from '../../../src/pipeline/ip-match.js';
+import { IpMatcher, parseCidr, parseIp, parsePeer, type Ip } from '../../../src/net/ip-match.js';
 
 function ip(text: string): Ip {
   const p = parseIp(text);
