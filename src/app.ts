@@ -10,6 +10,7 @@ import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { IpMatcher } from './net/ip-match.js';
 import { createHandler, fail, type Stage } from './pipeline/handler.js';
 import { recordRefusal } from './pipeline/access-log.js';
+import { resolveClient } from './stages/resolve-client.js';
 import { authenticate } from './stages/authenticate.js';
 import { checkAllowlist } from './stages/check-allowlist.js';
 import { checkTarget } from './stages/check-target.js';
@@ -60,7 +61,15 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
   const source = await startCredentialSource(config, registry, logger, metrics);
 
   const trusted = new IpMatcher(config.trustedProxies ?? []);
-  const stages: Stage[] = [authenticate, checkAllowlist(trusted), checkTarget, checkPermissions, stampHeaders(config.upstream.url.host)];
+  // The order of the checks lives here, and only here.
+  const stages: Stage[] = [
+    resolveClient(trusted),
+    authenticate,
+    checkAllowlist,
+    checkTarget,
+    checkPermissions,
+    stampHeaders(config.upstream.url.host),
+  ];
   const forwarder = new Forwarder({
     url: config.upstream.url,
     timeoutMs: config.upstream.timeout,

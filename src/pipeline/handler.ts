@@ -12,8 +12,11 @@ import { sendError } from './reply.js';
 import { recordAccess } from './access-log.js';
 import { afterTurn, turnOf } from './connection-turn.js';
 
-/** A check: returns to continue, throws ProxyError to refuse. */
-export type Stage = (ctx: RequestContext) => void;
+/**
+ * A check: returns to continue, throws ProxyError to refuse. A stage that must ask a store (a shared
+ * rate limit) returns a promise; the runner awaits only those, so an all-memory path allocates none.
+ */
+export type Stage = (ctx: RequestContext) => void | Promise<void>;
 /**
  * What runs after the checks pass: produces the response (forwarded, replayed or an error). The plain
  * forwarding path returns nothing (no promise per request); the idempotency path returns its promise.
@@ -72,7 +75,7 @@ function drop(deps: HandlerDeps, req: IncomingMessage, res: ServerResponse, expe
 }
 
 function handle(deps: HandlerDeps, ctx: RequestContext): void {
-  const { stages, terminal, logger, accessLog, metrics } = deps;
+  const { accessLog, metrics } = deps;
   const { req, res } = ctx;
   // `on`, not `once`: a response closes once, and once() would wrap the listener on every request.
   res.on('close', () => recordAccess(ctx, accessLog, metrics));
@@ -95,9 +98,24 @@ function handle(deps: HandlerDeps, ctx: RequestContext): void {
     sendError(ctx, new ProxyError('SERVICE_UNAVAILABLE', ctx.snapshot ? 'draining' : 'no_credentials', 1));
     return;
   }
+  runStages(deps, ctx, 0);
+}
+
+/** Runs the stages from index `from`, then the terminal; any refusal or bug is answered by fail(). */
+function runStages(deps: HandlerDeps, ctx: RequestContext, from: number): void {
+  const { stages, terminal, logger } = deps;
   let running: Promise<void> | void;
   try {
-    for (const stage of stages) stage(ctx);
+    for (let i = from; i < stages.length; i++) {
+      const pending = (stages[i] as Stage)(ctx);
+      if (pending !== undefined) {
+        pending.then(
+          () => runStages(deps, ctx, i + 1),
+          (err: unknown) => fail(ctx, err, logger),
+        );
+        return;
+      }
+    }
     running = terminal(ctx);
   } catch (err) {
     fail(ctx, err, logger);

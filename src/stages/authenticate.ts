@@ -1,6 +1,8 @@
-// Stage 1 (SPEC §5): exactly one `Authorization: Bearer <keyId>:<secret>`, a constant-time secret
-// check, then the credential's lifecycle. Raises 401 UNAUTHORIZED; every rejection is the same
+// Authentication (SPEC §5): exactly one `Authorization: Bearer <keyId>:<secret>`, a constant-time
+// secret check, then the credential's lifecycle. Raises 401 UNAUTHORIZED; every rejection is the same
 // response, the reason only reaches logs and metrics.
+// Reads: ctx.authorizationLines, req.headers.authorization, ctx.snapshot.
+// Writes: ctx.knownKeyId (once the key id exists), ctx.credential (when accepted).
 import { ProxyError } from '../errors.js';
 import { secretMatches } from '../credentials/secret-hash.js';
 import type { Credential } from '../credentials/snapshot.js';

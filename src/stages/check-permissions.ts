@@ -1,5 +1,6 @@
-// Stage 4 (SPEC §6 "insufficient permissions"): a credential with `permissions` may only use the
+// Permissions (SPEC §6 "insufficient permissions"): a credential with `permissions` may only use the
 // methods and canonical paths its rules allow. Raises 403 FORBIDDEN (same body as the allowlist).
+// Reads: ctx.credential.permissions, req.method, ctx.path. Writes: nothing.
 import { ProxyError } from '../errors.js';
 import { permits } from '../credentials/permissions.js';
 import type { RequestContext } from '../pipeline/context.js';

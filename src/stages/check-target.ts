@@ -1,5 +1,7 @@
-// Stage 3 (SPEC §7): the request target must be canonical and the body framing plain, so the path
-// that permissions see is the path the upstream gets. Raises 400 BAD_REQUEST.
+// The request target must be canonical and the body framing plain (SPEC §7), so the path that
+// permissions see is the path the upstream gets. Raises 400 BAD_REQUEST.
+// Reads: req.url, req.headers.host, req.headers['transfer-encoding'].
+// Writes: ctx.path, ctx.target, req.url (origin-form).
 import { ProxyError } from '../errors.js';
 import { canonicalTarget } from '../net/canonical-target.js';
 import type { RequestContext } from '../pipeline/context.js';

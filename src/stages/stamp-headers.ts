@@ -1,9 +1,11 @@
-// Stage 5 (SPEC §7): builds the header set the upstream receives, on req.headers, BEFORE forwarding
+// The header set the upstream receives (SPEC §7), built on req.headers BEFORE forwarding
 // (http-proxy-3's proxyReq event is skipped for `Expect: 100-continue`, so edits there can be lost).
 // Whatever the client sent under the proxy's own names is dropped, in every spelling (case is folded
 // by Node; names with `_` are dropped outright because some servers read them as `-`), as are client-IP
 // claims and method/URL overrides, and a `Connection` listing can never remove what the proxy sets or
-// the end-to-end framing. The body framing sent upstream is only what this stage sets.
+// the end-to-end framing. The body framing sent upstream is only what this stage sets. Cannot fail.
+// Reads: req.headers, ctx.credential, ctx.requestId, ctx.clientIp, ctx.peerTrusted.
+// Writes: req.headers (replaced by the upstream's set).
 import type { IncomingHttpHeaders } from 'node:http';
 import { addListedNames } from '../net/connection-listing.js';
 import type { RequestContext } from '../pipeline/context.js';
