@@ -10,12 +10,12 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileChildren, ensureDist } from './build.js';
-import { runLoad } from './load.js';
-import { cpuSeconds, runBounded, runToCompletion, tail, type Child } from './processes.js';
-import { alternateRounds, invalidRounds, invalidWarning, median } from './report.js';
-import { readSettings } from './settings.js';
-import { preflight, startCustody, startTargets } from './targets.js';
+import { compileChildren, ensureDist } from './lib/build.js';
+import { runLoad } from './lib/load.js';
+import { cpuSeconds, runBounded, runToCompletion, tail, type Child } from './lib/processes.js';
+import { alternateRounds, invalidRounds, invalidWarning, median } from './lib/report.js';
+import { readSettings } from './lib/settings.js';
+import { preflight, startCustody, startTargets } from './lib/targets.js';
 
 const PATH = '/v1/vaults';
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -54,7 +54,7 @@ async function ab(ref: string, logDir: string, refDir: string): Promise<void> {
   const [commit, , childDir] = await Promise.all([buildRef(ref, refDir, logDir), ensureDist(root, logDir, settings.forceBuild), compileChildren(root, logDir, settings.forceBuild)]);
   // The upstream, this tree's custody-proxy and the pass-through as `npm run bench` starts them; the ref's
   // custody-proxy beside them, on the same config.
-  const s = await startTargets({ root, logDir, childDir, credentials: settings.credentials, cpuProfDir: undefined });
+  const s = await startTargets({ root, logDir, childDir, credentials: settings.credentials });
   const refCustody = await startCustody('custody-ref', s.setup.configFile, logDir, refDir);
   await preflight(s, PATH);
   const children: Record<Case, Child> = { ref: refCustody.child, tree: s.custody, passthrough: s.passthrough };

@@ -16,12 +16,12 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileChildren, ensureDist } from './build.js';
-import { writeCustodySetup } from './custody-setup.js';
-import { runLoad } from './load.js';
-import { runBounded, startChild, waitForLine, type Child } from './processes.js';
-import { int } from './settings.js';
-import { custodyPort, portFrom, startUpstream } from './targets.js';
+import { compileChildren, ensureDist } from './lib/build.js';
+import { writeCustodySetup } from './lib/custody-setup.js';
+import { runLoad } from './lib/load.js';
+import { runBounded, startChild, waitForLine, type Child } from './lib/processes.js';
+import { int } from './lib/settings.js';
+import { custodyPort, portFrom, startUpstream } from './lib/targets.js';
 
 const PATH = '/v1/vaults';
 const READY_TIMEOUT_MS = 120_000;

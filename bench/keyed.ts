@@ -1,22 +1,22 @@
-// `node --import tsx/esm bench/keyed.ts`: what idempotency keys cost on POST. One upstream, two
-// custody-proxies (A: `idempotency.store: memory`, B: `idempotency.store: redis` with a key prefix of
-// this run's own), and three loads in alternating rounds: unkeyed POST → A, keyed POST (a unique
-// Idempotency-Key per request) → A, keyed POST → B. Prints each round, the medians and the ratios
+// `npm run bench:keyed` (the second half of `npm run bench`): what idempotency keys cost on POST. One
+// upstream, two custody-proxies (A: `idempotency.store: memory`, B: `idempotency.store: redis` with a key
+// prefix of this run's own), and three loads in alternating rounds: unkeyed POST → A, keyed POST (a
+// unique Idempotency-Key per request) → A, keyed POST → B. Prints each round, the medians and the ratios
 // keyed ÷ unkeyed, writes bench/results/keyed-latest.json, and deletes this run's Redis keys at the end.
-// See "Keyed POSTs (idempotency)" in bench/README.md.
+// See "Keyed POSTs" in bench/README.md.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { compileChildren, ensureDist } from './build.js';
-import { echoedTenant, writeCustodySetup, type CustodySetup, type IdempotencySection } from './custody-setup.js';
-import { runLoad, type LoadResult } from './load.js';
-import { cpuSeconds, runBounded, type Child } from './processes.js';
-import { alternateRounds, invalidRounds, invalidWarning, median } from './report.js';
-import { readSettings, type Settings } from './settings.js';
-import { startCustody, startUpstream } from './targets.js';
+import { compileChildren, ensureDist } from './lib/build.js';
+import { echoedTenant, writeCustodySetup, type CustodySetup, type IdempotencySection } from './lib/custody-setup.js';
+import { runLoad, type LoadResult } from './lib/load.js';
+import { cpuSeconds, runBounded, type Child } from './lib/processes.js';
+import { alternateRounds, invalidRounds, invalidWarning, median } from './lib/report.js';
+import { readSettings, type Settings } from './lib/settings.js';
+import { startCustody, startUpstream } from './lib/targets.js';
 
 const PATH = '/v1/vaults';
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -69,10 +69,7 @@ async function startProxy(name: string, logDir: string, upstreamUrl: string, set
   const dir = path.join(logDir, `config-${name}`);
   mkdirSync(dir);
   const setup = writeCustodySetup(dir, upstreamUrl, settings.credentials, idempotency);
-  const prof = settings.cpuProfDir === undefined
-    ? []
-    : ['--cpu-prof', `--cpu-prof-dir=${settings.cpuProfDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
-  return { ...(await startCustody(name, setup.configFile, logDir, root, prof)), setup };
+  return { ...(await startCustody(name, setup.configFile, logDir, root)), setup };
 }
 
 async function startAll(logDir: string, childDir: string, settings: Settings, keyPrefix: string): Promise<Started> {
@@ -300,7 +297,6 @@ async function bench(settings: Settings, logDir: string, redis: Redis, keyPrefix
 
 async function main(): Promise<void> {
   const settings = readSettings();
-  if (settings.cpuProfDir !== undefined) log(`BENCH_CPU_PROF: both custody-proxies write profiles to ${settings.cpuProfDir}; ignore this run's ratios`);
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'custody-proxy-keyed-bench-'));
   const removeLogs = (): void => rmSync(logDir, { recursive: true, force: true });
   const keyPrefix = `bench:${process.pid}:${Date.now()}:`;

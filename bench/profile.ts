@@ -12,13 +12,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileChildren, ensureDist } from './build.js';
-import { runLoad } from './load.js';
-import { cpuSeconds, runBounded, stopChild, type Child } from './processes.js';
-import { byKind, inclusiveUs, OWN_CODE, parsePerfScript, selfUs, totalUs, type Profile } from './perf-stacks.js';
-import { sliceOrder } from './report.js';
-import { int } from './settings.js';
-import { startProxies, startUpstream, writeSetup } from './targets.js';
+import { compileChildren, ensureDist } from './lib/build.js';
+import { runLoad } from './lib/load.js';
+import { cpuSeconds, runBounded, stopChild, type Child } from './lib/processes.js';
+import { byKind, inclusiveUs, OWN_CODE, parsePerfScript, selfUs, totalUs, type Profile } from './lib/perf-stacks.js';
+import { sliceOrder } from './lib/report.js';
+import { int } from './lib/settings.js';
+import { startProxies, startUpstream, writeSetup } from './lib/targets.js';
 
 const PATH = '/v1/vaults';
 const FREQUENCY_HZ = 4000;
@@ -108,7 +108,7 @@ async function profileBoth(logDir: string): Promise<void> {
   const [dist, childDir] = await Promise.all([ensureDist(root, logDir, false), compileChildren(root, logDir, false)]);
   log(`build: ${dist}`);
   const up = await startUpstream(childDir, logDir, root);
-  const options = { root, logDir, childDir, credentials: 300, cpuProfDir: undefined };
+  const options = { root, logDir, childDir, credentials: 300 };
   const setup = writeSetup(options, up.url);
   const proxies = await startProxies(options, up.url, setup, '', ['--perf-basic-prof']);
   const targets: Running[] = [

@@ -9,12 +9,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileChildren, ensureDist } from './build.js';
-import { runLoad, type LoadResult } from './load.js';
-import { cpuSeconds, runBounded, stopChild, type Child } from './processes.js';
-import { formatSummary, median, invalidRounds, invalidWarning, roundHeader, roundLine, sliceOrder, summarize, TARGETS, type Round, type Summary, type Target } from './report.js';
-import { readSettings, type Settings } from './settings.js';
-import { preflight, startProxies, startUpstream, writeSetup, type Started } from './targets.js';
+import { compileChildren, ensureDist } from './lib/build.js';
+import { runLoad, type LoadResult } from './lib/load.js';
+import { cpuSeconds, runBounded, stopChild, type Child } from './lib/processes.js';
+import { formatSummary, median, invalidRounds, invalidWarning, roundHeader, roundLine, sliceOrder, summarize, TARGETS, type Round, type Summary, type Target } from './lib/report.js';
+import { readSettings, type Settings } from './lib/settings.js';
+import { preflight, startProxies, startUpstream, writeSetup, type Started } from './lib/targets.js';
 
 const PATH = '/v1/vaults';
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -128,7 +128,7 @@ async function bench(settings: Settings, logDir: string): Promise<void> {
   log(`${settings.rounds} rounds x ${settings.durationS} s per target (in ${settings.slices} interleaved slices), ${settings.connections} keep-alive connections, GET ${PATH}; loadgen, proxies and upstream share the machine`);
   const [dist, childDir] = await Promise.all([ensureDist(root, logDir, settings.forceBuild), compileChildren(root, logDir, settings.forceBuild)]);
   log(`build: ${dist}`);
-  const options = { root, logDir, childDir, credentials: settings.credentials, cpuProfDir: settings.cpuProfDir };
+  const options = { root, logDir, childDir, credentials: settings.credentials };
   const upstream = await startUpstream(childDir, logDir, root);
   const setup = writeSetup(options, upstream.url);
   log(`upstream ${upstream.url} (pid ${upstream.child.pid}), ${setup.credentialCount} credentials; each round starts both proxies afresh and warms them up for ${settings.warmupS} s each`);

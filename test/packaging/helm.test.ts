@@ -1,6 +1,6 @@
 // The Helm chart (helm/custody-proxy), validated as far as a machine without helm allows: the
-// templates are rendered offline by helm/render (Helm's engine: text/template + sprig, built from
-// Debian's Go packages), every rendered object is validated against the Kubernetes schemas
+// templates are rendered offline by test/packaging/render (Helm's engine: text/template + sprig, built
+// from Debian's Go packages), every rendered object is validated against the Kubernetes schemas
 // (kubernetes-models), the values against values.schema.json (ajv), and the chart's promises are
 // checked on the rendered objects, including that the ConfigMap holds a config the proxy accepts.
 import t from 'tap';
@@ -34,9 +34,9 @@ function main(): void {
   const dir = mkdtempSync(path.join(tmpdir(), 'helm-render-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const bin = path.join(dir, 'render');
-  const build = spawnSync('go', ['build', '-o', bin, './helm/render'], { cwd: root, env: goEnv, encoding: 'utf8', timeout: 120_000 });
+  const build = spawnSync('go', ['build', '-o', bin, './test/packaging/render'], { cwd: root, env: goEnv, encoding: 'utf8', timeout: 120_000 });
   if (build.status !== 0) {
-    t.fail(`go build ./helm/render failed: ${build.stderr}${build.error?.message ?? ''}`);
+    t.fail(`go build ./test/packaging/render failed: ${build.stderr}${build.error?.message ?? ''}`);
     return;
   }
 

@@ -1,7 +1,7 @@
-// The baseline: a bare http-proxy-3 pass-through, run as its own child process of bench/run.ts.
-// No checks, no header edits, no logging: a plain node:http server calling proxy.web() towards the
-// target given as argv[2], over a keep-alive agent with the same options as src/forward/forwarder.ts.
-// Prints one JSON line {"msg":"bench passthrough ready","port":N}.
+// The baseline: a bare http-proxy-3 pass-through, a child process of the bench entry points (compiled
+// by bench/lib/build.ts). No checks, no header edits, no logging: a plain node:http server calling
+// proxy.web() towards the target given as argv[2], over a keep-alive agent with the same options as
+// src/forward/forwarder.ts. Prints one JSON line {"msg":"bench passthrough ready","port":N}.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createProxyServer } from 'http-proxy-3';
@@ -24,8 +24,6 @@ proxy.on('error', (_err, _req, res) => {
 });
 
 const server = http.createServer((req, res) => proxy.web(req, res));
-// A clean exit on SIGTERM, so that `node --cpu-prof` (BENCH_CPU_PROF) gets to write its profile.
-process.once('SIGTERM', () => process.exit(0));
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
   process.stdout.write(`${JSON.stringify({ msg: 'bench passthrough ready', port })}\n`);

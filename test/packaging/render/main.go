@@ -2,7 +2,7 @@
 // Helm's include, tpl, toYaml, toJson, fromYaml, required and fail; .Values, .Release, .Chart,
 // .Template and .Capabilities like Helm's. Builds with Debian's packaged Go sources in GOPATH mode:
 //
-//	GO111MODULE=off GOPATH=/usr/share/gocode go run ./helm/render helm/custody-proxy [overrides.yaml ...]
+//	GO111MODULE=off GOPATH=/usr/share/gocode go run ./test/packaging/render helm/custody-proxy [overrides.yaml ...]
 //
 // Prints every rendered non-empty document after a "---" and a "# Source:" line, like Helm.
 package main

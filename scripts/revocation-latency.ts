@@ -1,7 +1,7 @@
 // Revocation latency, end to end (SPEC §8: "within 2 s"): a real `custody-proxy serve` process, a key
 // that works, then the credentials file rewritten with that key revoked; measured from the moment the
 // file is written to the first 401, over N trials; prints each trial and median / p90 / max.
-//   node --import tsx/esm bench/revocation-latency.ts [--trials N] [--mode rename|inplace|cli]
+//   npm run bench:revocation [-- --trials N --mode rename|inplace|cli]   (this file: scripts/revocation-latency.ts)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
-// The bench upstream, run as its own child process of bench/run.ts so its CPU is never counted
-// against a proxy: plain node:http on 127.0.0.1 (port 0), keep-alive, 200 with a small JSON body.
-// A request body (POST) is read completely before answering. It echoes X-Tenant-Id so the bench can
-// check that custody-proxy stamped it. Prints one JSON line {"msg":"bench upstream ready","port":N}.
+// The bench upstream, a child process of the bench entry points (compiled by bench/lib/build.ts) so its
+// CPU is never counted against a proxy: plain node:http on 127.0.0.1 (port 0), keep-alive, 200 with a
+// small JSON body. A request body (POST) is read completely before answering. It echoes X-Tenant-Id so
+// the bench can check that custody-proxy stamped it. Prints {"msg":"bench upstream ready","port":N}.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 

@@ -35,7 +35,6 @@ export interface StartOptions {
   readonly logDir: string;
   readonly childDir: string;
   readonly credentials: number;
-  readonly cpuProfDir: string | undefined;
 }
 
 /** The bench upstream (compiled into `childDir`); resolves with it and its URL once it listens. */
@@ -68,17 +67,13 @@ export function writeSetup(o: StartOptions, upstreamUrl: string): CustodySetup {
 }
 
 /**
- * custody-proxy and the pass-through; `suffix` tells the log files (and profiles) of one start from
- * another's, and both get `nodeArgs` (e.g. bench:profile's --perf-basic-prof).
+ * custody-proxy and the pass-through; `suffix` tells the log files of one start from another's, and
+ * both get `nodeArgs` (e.g. bench:profile's --perf-basic-prof).
  */
 export async function startProxies(o: StartOptions, upstreamUrl: string, setup: CustodySetup, suffix = '', nodeArgs: readonly string[] = []): Promise<Proxies> {
-  const prof = (name: string): string[] => [
-    ...nodeArgs,
-    ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []),
-  ];
-  const passthrough = startChild(`passthrough${suffix}`, [...prof('passthrough'), path.join(o.childDir, 'passthrough.js'), upstreamUrl], o.logDir, o.root);
+  const passthrough = startChild(`passthrough${suffix}`, [...nodeArgs, path.join(o.childDir, 'passthrough.js'), upstreamUrl], o.logDir, o.root);
   const [custody, pPort] = await Promise.all([
-    startCustody(`custody-proxy${suffix}`, setup.configFile, o.logDir, o.root, prof('custody-proxy')),
+    startCustody(`custody-proxy${suffix}`, setup.configFile, o.logDir, o.root, nodeArgs),
     waitForLine(passthrough, portFrom('bench passthrough ready'), READY_TIMEOUT_MS),
   ]);
   return { custody: custody.child, custodyUrl: custody.url, passthrough, passthroughUrl: `http://127.0.0.1:${pPort}` };

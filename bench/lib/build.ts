@@ -1,7 +1,7 @@
 // Makes sure the code under test is compiled before anything starts: dist/ (what bin/custody-proxy.js
-// runs) is rebuilt with tsconfig.build.json when any src/*.ts is newer than its .js, and the two bench
-// child programs are compiled to plain JS in node_modules/.cache/custody-proxy-bench (git-ignored), so
-// the pass-through runs as compiled JS exactly like the proxy does, without a TypeScript loader.
+// runs) is rebuilt with tsconfig.build.json when any src/*.ts is newer than its .js, and the two
+// programs in bench/children/ are compiled to plain JS in node_modules/.cache/custody-proxy-bench
+// (git-ignored), so the pass-through runs as compiled JS like the proxy does, without a TypeScript loader.
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runToCompletion, tail } from './processes.js';
@@ -44,17 +44,17 @@ export async function ensureDist(root: string, logDir: string, force: boolean): 
   return `dist/ rebuilt WITH TYPE ERRORS (exit ${code}), benchmarking what was emitted:\n${tail(path.join(logDir, 'build-dist.out'), 5)}`;
 }
 
-/** Compiles bench/upstream.ts and bench/passthrough.ts; returns the folder holding the .js files. */
+/** Compiles bench/children/upstream.ts and bench/children/passthrough.ts; returns the folder holding the .js files. */
 export async function compileChildren(root: string, logDir: string, force: boolean): Promise<string> {
   const outDir = path.join(root, 'node_modules', '.cache', 'custody-proxy-bench');
-  const sources = CHILD_PROGRAMS.map((n) => path.join(root, 'bench', `${n}.ts`));
+  const sources = CHILD_PROGRAMS.map((n) => path.join(root, 'bench', 'children', `${n}.ts`));
   const fresh = CHILD_PROGRAMS.every((n, i) => mtime(path.join(outDir, `${n}.js`)) >= mtime(sources[i] ?? ''));
   if (fresh && !force) return outDir;
   mkdirSync(outDir, { recursive: true });
   // Below node_modules there is no package scope: say that these .js files are ES modules.
   writeFileSync(path.join(outDir, 'package.json'), '{ "type": "module" }\n');
   const flags = ['--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--strict'];
-  const more = ['--ignoreConfig', '--skipLibCheck', '--types', 'node', '--rootDir', 'bench', '--outDir', outDir];
+  const more = ['--ignoreConfig', '--skipLibCheck', '--types', 'node', '--rootDir', path.join('bench', 'children'), '--outDir', outDir];
   const code = await tsc(root, logDir, 'build-children', [...flags, ...more, ...sources]);
   const emitted = CHILD_PROGRAMS.every((n) => existsSync(path.join(outDir, `${n}.js`)));
   if (code !== 0 || !emitted) throw new Error(`compiling bench children failed (${code}):\n${tail(path.join(logDir, 'build-children.out'))}`);

@@ -2,8 +2,6 @@
 //   BENCH_ROUNDS (3)  BENCH_DURATION seconds per round (5)  BENCH_WARMUP seconds per target (5)
 //   BENCH_SLICES (4): `npm run bench` measures each target's BENCH_DURATION in this many interleaved slices
 //   BENCH_CONNECTIONS (50)  BENCH_CREDENTIALS in the document (300)  BENCH_BUILD=1 forces the builds
-//   BENCH_CPU_PROF=<dir> runs both proxies with --cpu-prof into <dir> (an experiment; never commit it)
-import path from 'node:path';
 
 export interface Settings {
   readonly rounds: number;
@@ -13,7 +11,6 @@ export interface Settings {
   readonly slices: number;
   readonly credentials: number;
   readonly forceBuild: boolean;
-  readonly cpuProfDir: string | undefined;
 }
 
 /** An integer knob from the environment, `fallback` when unset; outside min..max it is an error. */
@@ -26,7 +23,6 @@ export function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min:
 }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
-  const prof = env['BENCH_CPU_PROF'];
   return {
     rounds: int(env, 'BENCH_ROUNDS', 3, 1, 20),
     durationS: int(env, 'BENCH_DURATION', 5, 1, 60),
@@ -35,6 +31,5 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     slices: int(env, 'BENCH_SLICES', 4, 1, 20),
     credentials: int(env, 'BENCH_CREDENTIALS', 300, 1, 100_000),
     forceBuild: env['BENCH_BUILD'] === '1',
-    cpuProfDir: prof ? path.resolve(prof) : undefined,
   };
 }
