@@ -92,7 +92,7 @@ export function idempotencyTerminal(
     let failedEarly = false;
     let finish: (() => void) | undefined;
     try {
-      const outcome = await forwarder.forward(ctx, { body, captureBytes: settings.maxResponseBytes });
+      const outcome = await forwarder.forward(ctx, { detached: true, body, captureBytes: settings.maxResponseBytes });
       if (outcome.kind === 'response') {
         finish = outcome.finish;
         if (!RELEASING_STATUSES.has(outcome.status)) {

@@ -18,7 +18,7 @@ export function answerFailure(ctx: RequestContext, outcome: ForwardOutcome): boo
   return true;
 }
 
-const NO_OPTIONS: ForwardOptions = Object.freeze({});
+const STREAMED: ForwardOptions = Object.freeze({ detached: false });
 
 /** `onError` gets what answering the outcome threw (a bug): the outcome arrives from an event, not a promise. */
 export function forwardTerminal(forwarder: Forwarder, onError: (ctx: RequestContext, err: unknown) => void): Terminal {
@@ -29,5 +29,5 @@ export function forwardTerminal(forwarder: Forwarder, onError: (ctx: RequestCont
       onError(ctx, err);
     }
   };
-  return (ctx) => forwarder.start(ctx, NO_OPTIONS, answer);
+  return (ctx) => forwarder.start(ctx, STREAMED, answer);
 }

@@ -26,7 +26,7 @@ t.before(async () => {
     delete req.headers['content-length'];
     delete req.headers['transfer-encoding'];
     req.headers['x-request-id'] = 'req_front';
-    forwarder.start(createContext(req, res, undefined, false), {}, () => {});
+    forwarder.start(createContext(req, res, undefined, false), { detached: false }, () => {});
   });
   await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
   port = (front.address() as AddressInfo).port;
@@ -59,7 +59,7 @@ for (const method of ['GET', 'DELETE', 'OPTIONS']) {
 }
 
 t.test('a declared body is still forwarded intact', async (t) => {
-  const plain = http.createServer((req, res) => forwarder.start(createContext(req, res, undefined, false), {}, () => {}));
+  const plain = http.createServer((req, res) => forwarder.start(createContext(req, res, undefined, false), { detached: false }, () => {}));
   await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
   t.teardown(() => {
     plain.closeAllConnections();
