@@ -1,8 +1,9 @@
 // The package's bin (SPEC §2): `serve`, `check`, `keys …`. Argument parsing and exit codes only;
 // the work is done by app.ts, config/ and credentials/.
 import { parseArgs } from 'node:util';
-import { ConfigError, configPath, loadConfig, type ProxyConfig } from './config/load.js';
-import { CredentialsLoadError, readCredentialsFile } from './credentials/file-source.js';
+import { configPath, loadConfig, type ProxyConfig } from './config/load.js';
+import { ProblemsError } from './config/problems.js';
+import { readCredentialsFile } from './credentials/file-source.js';
 import { startApp } from './app.js';
 import { runKeys } from './keys/keys-cli.js';
 
@@ -23,7 +24,7 @@ function loadOrReport(file: string): ProxyConfig | undefined {
   try {
     return loadConfig(file);
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
+    if (!(err instanceof ProblemsError)) throw err;
     for (const p of err.problems) process.stderr.write(`${p}\n`);
     return undefined;
   }
@@ -54,7 +55,7 @@ async function serve(args: string[]): Promise<number> {
   try {
     app = await startApp(config);
   } catch (err) {
-    if (err instanceof CredentialsLoadError) {
+    if (err instanceof ProblemsError) {
       for (const p of err.problems) process.stderr.write(`${p}\n`);
       process.stderr.write(`custody-proxy: no valid credentials document (${err.source}); not serving\n`);
       return 1;

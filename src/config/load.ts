@@ -5,22 +5,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { configSchema, type ParsedConfig } from './schema.js';
-import { formatIssues, substituteEnv, yamlProblems } from './problems.js';
+import { ProblemsError, formatIssues, substituteEnv, yamlProblems } from './problems.js';
 
 export interface ProxyConfig extends ParsedConfig {
   /** absolute path of the config file */
   readonly configFile: string;
   readonly credentials: ParsedConfig['credentials'] & { readonly file?: string };
-}
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    readonly file: string,
-    readonly problems: readonly string[],
-  ) {
-    super(`invalid config ${file}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
-  }
 }
 
 function deepFreeze<T>(value: T): T {
@@ -41,7 +31,7 @@ export function buildConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv =
   // Checked on the input: zod skips object refinements once any field in them fails.
   const creds = (substituted as { credentials?: { file?: unknown; url?: unknown } }).credentials;
   if (creds?.file !== undefined && creds.url !== undefined) problems.push('credentials: set either file or url, not both');
-  if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
+  if (problems.length > 0 || !result.success) throw new ProblemsError('config', file, problems);
   const dir = path.dirname(file);
   const c = result.data;
   const resolve = (p: string | undefined): string | undefined => (p === undefined ? undefined : path.resolve(dir, p));
@@ -61,11 +51,11 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     text = readFileSync(abs, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'read error';
-    throw new ConfigError(abs, [`(file): cannot read ${JSON.stringify(abs)}: ${code}`]);
+    throw new ProblemsError('config', abs, [`(file): cannot read ${JSON.stringify(abs)}: ${code}`]);
   }
   const doc = parseDocument(text, { uniqueKeys: true });
   const syntax = yamlProblems(doc);
-  if (syntax.length > 0) throw new ConfigError(abs, syntax);
+  if (syntax.length > 0) throw new ProblemsError('config', abs, syntax);
   return buildConfig(doc.toJS(), abs, env);
 }
 

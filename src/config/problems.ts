@@ -1,9 +1,22 @@
 // Problem reporting shared by the config and the credentials document: zod issues and YAML errors
 // become `path: message` lines, and ${VAR} references are replaced (an unset variable is a problem).
+// ProblemsError is the one error both raise: the document (file or URL) and every problem in it.
 import type { Document } from 'yaml';
 import type { z } from 'zod';
 
 type PathPart = string | number | symbol;
+
+/** A document that cannot be used: which one (`config` or `credentials`, and its file or URL) and every problem. */
+export class ProblemsError extends Error {
+  override readonly name = 'ProblemsError';
+  constructor(
+    readonly kind: 'config' | 'credentials',
+    readonly source: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`invalid ${kind} ${source}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
 
 /** A value as it appears in a problem message. */
 export const showValue = (v: unknown): string => JSON.stringify(v) ?? String(v);

@@ -129,5 +129,4 @@ export const configSchema = z.strictObject({
   shutdownTimeout: positiveDuration.prefault('25s'),
 });
 
-export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;

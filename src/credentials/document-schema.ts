@@ -103,4 +103,3 @@ export function crossEntryProblems(raw: unknown): string[] {
 }
 
 export type CredentialsDocument = z.output<typeof documentSchema>;
-export type CredentialEntry = CredentialsDocument['credentials'][number];

@@ -11,16 +11,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { parseCredentials, type DocumentResult } from './document-load.js';
 import type { CredentialsRegistry, ReloadResult } from './registry.js';
 import { documentVersion } from './snapshot.js';
-
-export class CredentialsLoadError extends Error {
-  override readonly name = 'CredentialsLoadError';
-  constructor(
-    readonly source: string,
-    readonly problems: readonly string[],
-  ) {
-    super(`invalid credentials ${source}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
-  }
-}
+import { ProblemsError } from '../config/problems.js';
 
 type TextResult = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly problems: readonly string[] };
 
@@ -143,7 +134,7 @@ export class FileSource {
   /** The first load: a process without a valid document must not serve. */
   async loadInitial(): Promise<void> {
     const result = await readCredentialsFile(this.file);
-    if (!result.ok) throw new CredentialsLoadError(this.file, result.problems);
+    if (!result.ok) throw new ProblemsError('credentials', this.file, result.problems);
     this.apply(result);
   }
 

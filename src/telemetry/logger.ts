@@ -76,6 +76,3 @@ export function createLoggers(level: string, destination?: pino.DestinationStrea
   };
 }
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return createLoggers(level, destination).logger;
-}

@@ -13,7 +13,7 @@ import { startUpstream, type RecordingUpstream } from '../helpers/recording-upst
 import { startProxy, writeConfigDir, type TestProxy } from '../helpers/start-proxy.js';
 import { loadConfig } from '../../src/config/load.js';
 import { startApp } from '../../src/app.js';
-import { createLogger } from '../../src/telemetry/logger.js';
+import { createLoggers } from '../../src/telemetry/logger.js';
 import { credentialsYaml, bearer, hashOf, type KeySpec } from '../helpers/credentials.js';
 import { request, type Reply } from '../helpers/http-client.js';
 import { CredentialsRegistry } from '../../src/credentials/registry.js';
@@ -201,7 +201,7 @@ t.test('an empty or missing token file stops the start (never an admin API open 
     const dir = writeConfigDir({ upstreamUrl: upstream.url, credentialsYaml: DOC, config: { admin: { listen: '127.0.0.1:0', tokenFile } } });
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const config = loadConfig(path.join(dir, 'custody-proxy.yaml'));
-    const app = await startApp(config, { logger: createLogger('silent'), processMetrics: false });
+    const app = await startApp(config, { logger: createLoggers('silent').logger, processMetrics: false });
     await app.shutdown(); // only reached when the start wrongly succeeded
     return app;
   };
@@ -242,7 +242,7 @@ t.test('the token check is constant-time: timingSafeEqual over equal-length dige
   const registry = new CredentialsRegistry();
   const parsed = parseCredentials(DOC);
   if (parsed.ok) registry.offer(parsed.snapshot);
-  const routes = mod.adminRoutes({ token: ADMIN_TOKEN, registry, reload: () => Promise.resolve('unchanged'), logger: createLogger('silent') });
+  const routes = mod.adminRoutes({ token: ADMIN_TOKEN, registry, reload: () => Promise.resolve('unchanged'), logger: createLoggers('silent').logger });
   const server = http.createServer((req, res) => {
     if (!routes(req, res)) {
       res.writeHead(404);

@@ -13,7 +13,8 @@ import { parse, parseAllDocuments } from 'yaml';
 import { Ajv } from 'ajv';
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Service, type IConfigMap, type IService } from 'kubernetes-models/v1';
-import { buildConfig, ConfigError } from '../../src/config/load.js';
+import { buildConfig } from '../../src/config/load.js';
+import { ProblemsError } from '../../src/config/problems.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const chart = path.join(root, 'helm/custody-proxy');
@@ -147,7 +148,7 @@ function main(): void {
         try {
           config = buildConfig(parse(text), file, { CUSTODY_PROXY_REDIS_URL: 'redis://:secret@redis:6379' });
         } catch (err) {
-          t.fail(err instanceof ConfigError ? err.message : String(err));
+          t.fail(err instanceof ProblemsError ? err.message : String(err));
           return;
         }
         t.equal(config.credentials.file, '/etc/custody-proxy/credentials/credentials.yaml');

@@ -1,12 +1,13 @@
 // Proxy config validation (SPEC §3): bad durations, sizes, listen addresses, URLs, CIDRs and unknown
-// keys become ConfigError problems `path: message` naming the path and the bad value; every problem of
+// keys become ProblemsError problems `path: message` naming the path and the bad value; every problem of
 // a document is reported at once; ${VAR} substitution; relative paths anchored at the config's folder;
 // YAML syntax errors with a line number; the returned config is deeply frozen.
 import t, { type Test } from 'tap';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildConfig, ConfigError, loadConfig, type ProxyConfig } from '../../../src/config/load.js';
+import { buildConfig, loadConfig, type ProxyConfig } from '../../../src/config/load.js';
+import { ProblemsError } from '../../../src/config/problems.js';
 
 const FILE = path.resolve('/srv/cp/conf/custody-proxy.yaml');
 
@@ -15,8 +16,8 @@ function problemsOf(t: Test, raw: unknown, env: NodeJS.ProcessEnv = {}): readonl
   try {
     buildConfig(raw, FILE, env);
   } catch (err) {
-    t.ok(err instanceof ConfigError, 'throws a ConfigError');
-    if (err instanceof ConfigError) return err.problems;
+    t.ok(err instanceof ProblemsError, 'throws a ProblemsError');
+    if (err instanceof ProblemsError) return err.problems;
     throw err;
   }
   t.fail(`accepted an invalid config: ${JSON.stringify(raw)}`);
@@ -36,17 +37,18 @@ function tempDir(t: Test): string {
   return dir;
 }
 
-t.test('ConfigError carries the file and `path: message` lines', async (t) => {
+t.test('ProblemsError carries the file and `path: message` lines', async (t) => {
   let caught: unknown;
   try {
     buildConfig({ upstream: { timeout: '30x' } }, FILE, {});
   } catch (err) {
     caught = err;
   }
-  t.ok(caught instanceof ConfigError);
-  if (!(caught instanceof ConfigError)) return;
-  t.equal(caught.name, 'ConfigError');
-  t.equal(caught.file, FILE);
+  t.ok(caught instanceof ProblemsError);
+  if (!(caught instanceof ProblemsError)) return;
+  t.equal(caught.name, 'ProblemsError');
+  t.equal(caught.source, FILE);
+  t.equal(caught.kind, 'config');
   t.equal(caught.problems.length, 1);
   t.match(caught.problems[0], /^upstream\.timeout: .*"30x"/);
   t.match(caught.message, 'upstream.timeout: ', 'the message lists the problems');
@@ -261,14 +263,14 @@ t.test('loadConfig reads YAML, substitutes env and validates', async (t) => {
   t.equal(c.upstream.timeout, 500);
 });
 
-t.test('loadConfig: a missing file is a ConfigError', async (t) => {
+t.test('loadConfig: a missing file is a ProblemsError', async (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'absent.yaml');
-  t.throws(() => loadConfig(file, {}), ConfigError);
+  t.throws(() => loadConfig(file, {}), ProblemsError);
   try {
     loadConfig(file, {});
   } catch (err) {
-    t.ok(err instanceof ConfigError && err.problems.length === 1 && err.problems[0]?.includes('absent.yaml'));
+    t.ok(err instanceof ProblemsError && err.problems.length === 1 && err.problems[0]?.includes('absent.yaml'));
   }
 });
 
@@ -281,8 +283,8 @@ t.test('a YAML syntax error is a problem with its line number', async (t) => {
     loadConfig(file, {});
     t.fail('accepted a YAML syntax error');
   } catch (err) {
-    t.ok(err instanceof ConfigError);
-    if (err instanceof ConfigError) problems = err.problems;
+    t.ok(err instanceof ProblemsError);
+    if (err instanceof ProblemsError) problems = err.problems;
   }
   t.ok(problems.length >= 1, 'at least one problem');
   t.ok(
@@ -295,7 +297,7 @@ t.test('a duplicate key in the YAML is a problem', async (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'custody-proxy.yaml');
   writeFileSync(file, 'listen: 127.0.0.1:8080\nlisten: 127.0.0.1:8081\n');
-  t.throws(() => loadConfig(file, {}), ConfigError);
+  t.throws(() => loadConfig(file, {}), ProblemsError);
 });
 
 t.test('the returned config is deeply frozen', async (t) => {
