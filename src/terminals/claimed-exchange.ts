@@ -1,0 +1,88 @@
+// The second half of a keyed request (SPEC §9): a claimed record's exchange with the upstream, its
+// lease kept alive meanwhile, and the record completed (stored answer or outcome unknown) or released
+// from how the exchange ended. The client gets the end of its response only after the record is
+// settled, so a duplicate sent after it finds the record settled.
+import type { Logger } from '../telemetry/logger.js';
+import type { RequestContext } from '../pipeline/context.js';
+import { answerFailure } from './plain-terminal.js';
+import type { ForwardOutcome, Forwarder } from '../forward/forwarder.js';
+import { toStoredResponse } from '../idempotency/replay.js';
+import type { LeaseKeeper } from '../idempotency/lease-keeper.js';
+import type { Completion, IdempotencyStore } from '../idempotency/store.js';
+
+/** Upstream answers that say "not done, try again": the key is released, not stored. */
+const RELEASING_STATUSES = new Set([408, 429, 503]);
+
+export interface ClaimedDeps {
+  readonly store: IdempotencyStore;
+  readonly forwarder: Forwarder;
+  readonly leases: LeaseKeeper;
+  readonly maxResponseBytes: number;
+  readonly logger: Logger;
+  readonly count: (outcome: string) => void;
+}
+
+/** The record a request owns: released or completed with `token`. */
+export interface OwnedRecord {
+  readonly tenant: string;
+  readonly key: string;
+  readonly token: string;
+}
+
+/** What the exchange's outcome means for the record; the failure (if any) is answered here. */
+interface Ending {
+  readonly completion: Completion | undefined;
+  readonly finish: (() => void) | undefined;
+  /** the request never reached the upstream: the key was released */
+  readonly released: boolean;
+}
+
+function endingOf(ctx: RequestContext, outcome: ForwardOutcome): Ending {
+  if (outcome.kind === 'response') {
+    const completion: Completion | undefined = RELEASING_STATUSES.has(outcome.status)
+      ? undefined
+      : outcome.body
+        ? { kind: 'response', response: toStoredResponse(outcome.status, outcome.headers, outcome.body) }
+        : { kind: 'response_unavailable' };
+    return { completion, finish: outcome.finish, released: false };
+  }
+  answerFailure(ctx, outcome);
+  const { sent, code } = outcome.failure;
+  if (!sent) return { completion: undefined, finish: undefined, released: true };
+  const unknown: Completion = { kind: 'outcome_unknown', code: code === 'UPSTREAM_TIMEOUT' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_OUTCOME_UNKNOWN' };
+  return { completion: unknown, finish: undefined, released: false };
+}
+
+async function settleRecord(store: IdempotencyStore, r: OwnedRecord, completion: Completion | undefined): Promise<string> {
+  if (!completion) {
+    await store.release(r.tenant, r.key, r.token);
+    return 'released';
+  }
+  await store.complete(r.tenant, r.key, r.token, completion);
+  return 'stored';
+}
+
+/** Forwards the claimed request (its body re-sent from memory), then settles the record, then ends the response. */
+export async function forwardClaimed(d: ClaimedDeps, ctx: RequestContext, record: OwnedRecord, body: Buffer): Promise<void> {
+  // The body is re-sent from memory with an exact length; the client's framing no longer applies.
+  const headers = ctx.req.headers;
+  // `delete` turns the header object into a slow dictionary for every later reader: only when needed.
+  if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
+  headers['content-length'] = String(body.length);
+  const letGo = d.leases.hold(record.tenant, record.key, record.token);
+  let ending: Ending | undefined;
+  try {
+    ending = endingOf(ctx, await d.forwarder.forward(ctx, { detached: true, body, captureBytes: d.maxResponseBytes }));
+  } finally {
+    letGo();
+    await settleRecord(d.store, record, ending?.completion).then(
+      (result) => d.count(result),
+      (err: unknown) => {
+        d.count('store_error');
+        d.logger.error({ requestId: ctx.requestId, err: String(err) }, 'idempotency record not settled; duplicates will see the outcome as unknown after the lease');
+      },
+    );
+    ending?.finish?.();
+    if (ending?.released) ctx.reason = ctx.reason ?? 'released';
+  }
+}
