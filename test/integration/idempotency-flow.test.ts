@@ -14,16 +14,12 @@ import {
   call,
   endToEndHeaders,
   executions,
-  gate,
-  MACHINE_REDIS_URL,
-  machineRedis,
-  missing,
   startCall,
-  waitFor,
   type CallReply,
   type CallSpec,
-  type Gate,
-} from '../helpers/spawn-proxy.js';
+} from '../helpers/proxy-calls.js';
+import { MACHINE_REDIS_URL, machineRedis, missing } from '../helpers/redis-server.js';
+import { gate, waitFor, type Gate } from '../helpers/waits.js';
 
 const A: KeySpec = { keyId: 'ck_test_idem_a', tenant: 'tnt_a', secret: 'sk_test_idem_a_secret' };
 const B: KeySpec = { keyId: 'ck_test_idem_b', tenant: 'tnt_b', secret: 'sk_test_idem_b_secret' };

@@ -16,19 +16,13 @@ import {
   call,
   endToEndHeaders,
   executions,
-  gate,
-  MACHINE_REDIS_URL,
-  machineRedis,
-  missing,
-  spawnProxy,
   startCall,
-  waitFor,
   type CallReply,
   type CallSpec,
-  type Gate,
-  type MachineRedis,
-  type SpawnedProxy,
-} from '../helpers/spawn-proxy.js';
+} from '../helpers/proxy-calls.js';
+import { MACHINE_REDIS_URL, machineRedis, missing, type MachineRedis } from '../helpers/redis-server.js';
+import { spawnProxy, type SpawnedProxy } from '../helpers/spawn-proxy.js';
+import { gate, waitFor, type Gate } from '../helpers/waits.js';
 
 const A: KeySpec = { keyId: 'ck_test_replica_a', tenant: 'tnt_a', secret: 'sk_test_replica_a_secret' };
 const CREDENTIALS = credentialsYaml([{ id: 'tnt_a' }], [A]);

@@ -7,21 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { bearer, credentialsYaml, type KeySpec } from '../helpers/credentials.js';
 import { startUpstream, type UpstreamHandler } from '../helpers/recording-upstream.js';
-import {
-  assertProxyError,
-  call,
-  executions,
-  gate,
-  missing,
-  redisServerInstalled,
-  spawnProxy,
-  startPrivateRedis,
-  waitFor,
-  type CallReply,
-  type CallSpec,
-  type Gate,
-  type SpawnedProxy,
-} from '../helpers/spawn-proxy.js';
+import { assertProxyError, call, executions, type CallReply, type CallSpec } from '../helpers/proxy-calls.js';
+import { missing, redisServerInstalled, startPrivateRedis } from '../helpers/redis-server.js';
+import { spawnProxy, type SpawnedProxy } from '../helpers/spawn-proxy.js';
+import { gate, waitFor, type Gate } from '../helpers/waits.js';
 
 const A: KeySpec = { keyId: 'ck_test_outage_a', tenant: 'tnt_a', secret: 'sk_test_outage_a_secret' };
 const CREDENTIALS = credentialsYaml([{ id: 'tnt_a' }], [A]);

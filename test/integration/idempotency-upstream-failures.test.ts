@@ -9,20 +9,9 @@ import { bearer, credentialsYaml, type KeySpec } from '../helpers/credentials.js
 import { rawRequest } from '../helpers/http-client.js';
 import { startUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { startProxy, type TestProxy } from '../helpers/start-proxy.js';
-import {
-  assertProxyError,
-  call,
-  endToEndHeaders,
-  executions,
-  freePort,
-  gate,
-  MACHINE_REDIS_URL,
-  machineRedis,
-  missing,
-  type CallReply,
-  type CallSpec,
-  type Gate,
-} from '../helpers/spawn-proxy.js';
+import { assertProxyError, call, endToEndHeaders, executions, type CallReply, type CallSpec } from '../helpers/proxy-calls.js';
+import { MACHINE_REDIS_URL, machineRedis, missing } from '../helpers/redis-server.js';
+import { freePort, gate, type Gate } from '../helpers/waits.js';
 
 const A: KeySpec = { keyId: 'ck_test_fail_a', tenant: 'tnt_a', secret: 'sk_test_fail_a_secret' };
 const CREDENTIALS = credentialsYaml([{ id: 'tnt_a' }], [A]);

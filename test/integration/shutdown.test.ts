@@ -7,7 +7,9 @@ import { startUpstream } from '../helpers/recording-upstream.js';
 import { startProxy } from '../helpers/start-proxy.js';
 import { credentialsYaml, bearer } from '../helpers/credentials.js';
 import { request } from '../helpers/http-client.js';
-import { machineRedis, missing, spawnProxy, waitFor } from '../helpers/spawn-proxy.js';
+import { machineRedis, missing } from '../helpers/redis-server.js';
+import { spawnProxy } from '../helpers/spawn-proxy.js';
+import { waitFor } from '../helpers/waits.js';
 
 const key = { keyId: 'ck_test_drain', tenant: 'tnt_d', secret: 'sk_test_drain_secret' };
 

@@ -1,18 +1,15 @@
 // Unit tests of the authenticate stage (SPEC §5): the log/metrics reason of each rejection, the
 // lifecycle boundaries (graceUntil, expiresAt are exclusive), the credential left on the context,
 // and that an unknown key id still runs the constant-time compare (against a dummy digest).
-// Contexts are built by createContext from real IncomingMessages received on a 127.0.0.1 socket.
+// Contexts are built by test/helpers/fake-context.ts (createContext on a request with these exact lines).
 import t, { type Test } from 'tap';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { once } from 'node:events';
-import { createContext, type RequestContext } from '../../../src/pipeline/context.js';
+import type { RequestContext } from '../../../src/pipeline/context.js';
 import { authenticate, lifecycleFailure, type AuthFailure } from '../../../src/stages/authenticate.js';
 import { ProxyError } from '../../../src/errors.js';
-import { parseCredentials } from '../../../src/credentials/document-load.js';
 import type { Credential, CredentialsSnapshot } from '../../../src/credentials/snapshot.js';
 import * as secretHash from '../../../src/credentials/secret-hash.js';
-import { credentialsYaml, type KeySpec } from '../../helpers/credentials.js';
+import type { KeySpec } from '../../helpers/credentials.js';
+import { fakeContext, snapshotOf, type HeaderLine } from '../../helpers/fake-context.js';
 
 const HOUR = 3_600_000;
 const iso = (offsetMs: number): string => new Date(Date.now() + offsetMs).toISOString();
@@ -28,59 +25,25 @@ const keys: KeySpec[] = [
   { keyId: 'ck_expires_later', tenant: 'tnt_a', secret: 's_later', expiresAt: iso(HOUR) },
 ];
 
-function snapshotOf(k: KeySpec[]): CredentialsSnapshot {
-  const r = parseCredentials(credentialsYaml([{ id: 'tnt_a' }], k));
-  if (!r.ok) throw new Error(r.problems.join('\n'));
-  return r.snapshot;
-}
-
-const snapshot = snapshotOf(keys);
+const snapshot = snapshotOf([{ id: 'tnt_a' }], keys);
 
 type Outcome = { ok: true; ctx: RequestContext } | { ok: false; error: unknown; ctx: RequestContext };
 type Authenticate = (ctx: RequestContext) => void;
 
-/**
- * Sends one request with exactly these header lines to a real server whose handler builds the
- * context with createContext and runs `auth` on it.
- */
-async function run(
-  t: Test,
-  headerLines: ReadonlyArray<readonly [string, string]>,
+/** Runs `auth` on the context of a request with a Host line and exactly these further header lines. */
+function run(
+  headerLines: ReadonlyArray<HeaderLine>,
   /** null: no document loaded */
   snap: CredentialsSnapshot | null = snapshot,
   auth: Authenticate = authenticate,
-): Promise<Outcome> {
-  let outcome: Outcome | undefined;
-  const server = http.createServer((req, res) => {
-    const ctx = createContext(req, res, snap ?? undefined, false);
-    try {
-      auth(ctx);
-      outcome = { ok: true, ctx };
-    } catch (error) {
-      outcome = { ok: false, error, ctx };
-    }
-    res.end();
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const { port } = server.address() as AddressInfo;
-  const flat: string[] = ['Host', `127.0.0.1:${port}`];
-  for (const [k, v] of headerLines) flat.push(k, v);
-  await new Promise<void>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/v1/vaults', headers: flat, agent: false }, (res) => {
-      res.resume();
-      res.on('end', resolve);
-    });
-    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-  if (!outcome) throw new Error('handler did not run');
-  return outcome;
+): Outcome {
+  const ctx = fakeContext({ headers: [['Host', 'proxy.test'], ...headerLines], snapshot: snap ?? undefined });
+  try {
+    auth(ctx);
+    return { ok: true, ctx };
+  } catch (error) {
+    return { ok: false, error, ctx };
+  }
 }
 
 function expectRejected(t: Test, o: Outcome, reason: AuthFailure, what: string): void {
@@ -97,43 +60,43 @@ function expectRejected(t: Test, o: Outcome, reason: AuthFailure, what: string):
 const auth = (keyId: string, secret: string): Array<[string, string]> => [['Authorization', `Bearer ${keyId}:${secret}`]];
 
 t.test('header count and syntax', async (t) => {
-  expectRejected(t, await run(t, []), 'missing', 'no header');
-  expectRejected(t, await run(t, [...auth('ck_active', 's_active'), ...auth('ck_active', 's_active')]), 'duplicate', 'two valid lines');
-  expectRejected(t, await run(t, [['Authorization', 'Bearer x:y'], ['AUTHORIZATION', 'Bearer x:y']]), 'duplicate', 'two lines, other case');
+  expectRejected(t, run([]), 'missing', 'no header');
+  expectRejected(t, run([...auth('ck_active', 's_active'), ...auth('ck_active', 's_active')]), 'duplicate', 'two valid lines');
+  expectRejected(t, run([['Authorization', 'Bearer x:y'], ['AUTHORIZATION', 'Bearer x:y']]), 'duplicate', 'two lines, other case');
   for (const value of ['Basic ck_active:s_active', 'ck_active:s_active', 'Bearer', 'Bearer ', 'Bearerck_active:s_active', 'Bearer\tck_active:s_active', 'Bearer_ck_active:s_active', 'Bearers ck_active:s_active', 'Beare ck_active:s_active', 'Bearer ck_actives_active', 'Bearer :s_active', 'Bearer ck_active:', '']) {
-    expectRejected(t, await run(t, [['Authorization', value]]), 'malformed', JSON.stringify(value));
+    expectRejected(t, run([['Authorization', value]]), 'malformed', JSON.stringify(value));
   }
 });
 
 t.test('scheme case and the first-colon split', async (t) => {
   // the scheme in any case, then one or more spaces
   for (const scheme of ['Bearer ', 'bearer ', 'BEARER ', 'bEaReR ', 'Bearer  ', 'BEARER    ']) {
-    const o = await run(t, [['Authorization', `${scheme}ck_active:s_active`]]);
+    const o = run([['Authorization', `${scheme}ck_active:s_active`]]);
     t.equal(o.ok, true, `${scheme} accepted`);
     t.equal(o.ctx.credential?.keyId, 'ck_active', `${scheme}: credential set`);
     t.equal(o.ctx.credential?.tenant.id, 'tnt_a', `${scheme}: tenant resolved`);
   }
-  const colon = await run(t, auth('ck_colon', 'a:b:c'));
+  const colon = run(auth('ck_colon', 'a:b:c'));
   t.equal(colon.ok, true, 'secret containing colons');
   t.equal(colon.ctx.credential?.keyId, 'ck_colon');
-  expectRejected(t, await run(t, auth('ck_colon', 'a:b')), 'bad_secret', 'secret cut short');
+  expectRejected(t, run(auth('ck_colon', 'a:b')), 'bad_secret', 'secret cut short');
 });
 
 t.test('unknown key, wrong secret, lifecycle', async (t) => {
-  expectRejected(t, await run(t, auth('ck_nosuch', 's_active')), 'unknown_key', 'unknown key');
-  expectRejected(t, await run(t, auth('ck_active', 's_wrong')), 'bad_secret', 'wrong secret');
-  expectRejected(t, await run(t, auth('ck_prov', 's_prov')), 'provisioned', 'provisioned');
-  expectRejected(t, await run(t, auth('ck_revoked', 's_revoked')), 'revoked', 'revoked');
-  expectRejected(t, await run(t, auth('ck_rot_over', 's_rot_over')), 'grace_expired', 'rotated after grace');
-  expectRejected(t, await run(t, auth('ck_expired', 's_expired')), 'expired', 'expired');
+  expectRejected(t, run(auth('ck_nosuch', 's_active')), 'unknown_key', 'unknown key');
+  expectRejected(t, run(auth('ck_active', 's_wrong')), 'bad_secret', 'wrong secret');
+  expectRejected(t, run(auth('ck_prov', 's_prov')), 'provisioned', 'provisioned');
+  expectRejected(t, run(auth('ck_revoked', 's_revoked')), 'revoked', 'revoked');
+  expectRejected(t, run(auth('ck_rot_over', 's_rot_over')), 'grace_expired', 'rotated after grace');
+  expectRejected(t, run(auth('ck_expired', 's_expired')), 'expired', 'expired');
   // a wrong secret never reveals the lifecycle state
-  expectRejected(t, await run(t, auth('ck_revoked', 'nope')), 'bad_secret', 'revoked key, wrong secret');
+  expectRejected(t, run(auth('ck_revoked', 'nope')), 'bad_secret', 'revoked key, wrong secret');
   for (const [keyId, secret] of [['ck_active', 's_active'], ['ck_rot_ok', 's_rot_ok'], ['ck_expires_later', 's_later']] as const) {
-    const o = await run(t, auth(keyId, secret));
+    const o = run(auth(keyId, secret));
     t.equal(o.ok, true, `${keyId} accepted`);
     t.equal(o.ctx.credential?.keyId, keyId, `${keyId} on the context`);
   }
-  expectRejected(t, await run(t, auth('ck_active', 's_active'), null), 'no_credentials', 'no snapshot loaded');
+  expectRejected(t, run(auth('ck_active', 's_active'), null), 'no_credentials', 'no snapshot loaded');
 });
 
 t.test('lifecycleFailure boundaries: graceUntil and expiresAt are exclusive', async (t) => {
@@ -164,12 +127,12 @@ t.test('an unknown key id is still compared in constant time against a dummy dig
       },
     },
   });
-  expectRejected(t, await run(t, auth('ck_nosuch', 'presented_secret'), snapshot, mod.authenticate), 'unknown_key', 'unknown key (mocked)');
+  expectRejected(t, run(auth('ck_nosuch', 'presented_secret'), snapshot, mod.authenticate), 'unknown_key', 'unknown key (mocked)');
   t.equal(calls.length, 1, 'secretMatches ran once for the unknown key');
   t.equal(calls[0]?.presented, 'presented_secret');
   t.equal(calls[0]?.stored, undefined, 'with no stored digest (the dummy stands in)');
   calls.length = 0;
-  expectRejected(t, await run(t, auth('ck_active', 'wrong'), snapshot, mod.authenticate), 'bad_secret', 'wrong secret (mocked)');
+  expectRejected(t, run(auth('ck_active', 'wrong'), snapshot, mod.authenticate), 'bad_secret', 'wrong secret (mocked)');
   t.equal(calls.length, 1, 'secretMatches ran once for the known key');
   t.ok(calls[0]?.stored?.equals(snapshot.byKeyId.get('ck_active')?.digest ?? Buffer.alloc(0)), 'against the stored digest');
   // and the real compare never matches without a stored digest

@@ -1,0 +1,64 @@
+// Unit tests of the check-allowlist stage (SPEC §6): a tenant without a list (none, null or empty)
+// lets every client through, even an unknown one; with a list, the resolved client IP must be in it,
+// and an unknown client IP (unparsable X-Forwarded-For) is denied. Refusals are 403 FORBIDDEN with
+// reason ip_not_allowed or client_ip_unknown; the stage writes nothing to the context.
+import t, { type Test } from 'tap';
+import { parseIp, type Ip } from '../../../src/net/ip-match.js';
+import { checkAllowlist } from '../../../src/stages/check-allowlist.js';
+import { fakeContext, refusal, snapshotOf } from '../../helpers/fake-context.js';
+
+const snapshot = snapshotOf(
+  [
+    { id: 'tnt_open' },
+    { id: 'tnt_null', ipAllowList: null },
+    { id: 'tnt_empty', ipAllowList: [] },
+    { id: 'tnt_listed', ipAllowList: ['203.0.113.0/24', '198.51.100.7', '2001:db8::/32'] },
+  ],
+  [
+    { keyId: 'ck_open', tenant: 'tnt_open', secret: 's' },
+    { keyId: 'ck_null', tenant: 'tnt_null', secret: 's' },
+    { keyId: 'ck_empty', tenant: 'tnt_empty', secret: 's' },
+    { keyId: 'ck_listed', tenant: 'tnt_listed', secret: 's' },
+  ],
+);
+
+const ip = (text: string): Ip => {
+  const parsed = parseIp(text);
+  if (!parsed) throw new Error(`not an IP: ${text}`);
+  return parsed;
+};
+
+/** The refusal of checkAllowlist for this key and client IP (undefined: allowed). */
+function check(t: Test, keyId: string | undefined, clientIp: Ip | null | undefined): ReturnType<typeof refusal> {
+  const ctx = fakeContext({ snapshot, ...(keyId === undefined ? {} : { authenticatedAs: keyId }) });
+  ctx.clientIp = clientIp;
+  const before = { credential: ctx.credential, clientIp: ctx.clientIp, path: ctx.path, headers: { ...ctx.req.headers } };
+  const result = refusal(() => checkAllowlist(ctx));
+  t.strictSame({ credential: ctx.credential, clientIp: ctx.clientIp, path: ctx.path, headers: { ...ctx.req.headers } }, before, 'context unchanged');
+  return result;
+}
+
+const denied = (reason: string): object => ({ code: 'FORBIDDEN', reason, status: 403 });
+
+t.test('a tenant without a list lets every client through, even an unknown one', async (t) => {
+  for (const keyId of ['ck_open', 'ck_null', 'ck_empty']) {
+    t.equal(check(t, keyId, ip('192.0.2.1')), undefined, `${keyId}: any IP`);
+    t.equal(check(t, keyId, null), undefined, `${keyId}: unknown client IP`);
+  }
+  t.equal(check(t, undefined, null), undefined, 'no credential on the context: nothing to check');
+});
+
+t.test('a listed tenant: addresses and ranges, both families', async (t) => {
+  for (const text of ['203.0.113.0', '203.0.113.7', '203.0.113.255', '198.51.100.7', '2001:db8::1', '2001:db8:ffff::9']) {
+    t.equal(check(t, 'ck_listed', ip(text)), undefined, `${text} allowed`);
+  }
+  for (const text of ['203.0.114.1', '203.0.112.255', '198.51.100.8', '127.0.0.1', '2001:db9::1', '::1', '::ffff:192.0.2.1']) {
+    t.strictSame(check(t, 'ck_listed', ip(text)), denied('ip_not_allowed'), `${text} denied`);
+  }
+  t.equal(check(t, 'ck_listed', ip('::ffff:203.0.113.7')), undefined, 'an IPv4-mapped client in an IPv4 range');
+});
+
+t.test('a listed tenant denies an unknown client IP', async (t) => {
+  t.strictSame(check(t, 'ck_listed', null), denied('client_ip_unknown'), 'unknown (unparsable X-Forwarded-For)');
+  t.strictSame(check(t, 'ck_listed', undefined), denied('client_ip_unknown'), 'never resolved');
+});
