@@ -1,13 +1,14 @@
 // Wiring only: config → credentials source → stages → forwarder → listeners, and shutdown in
 // reverse order. No request logic lives here.
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from './config/load.js';
 import { CredentialsRegistry } from './credentials/registry.js';
-import { startCredentialSource } from './credentials/start-source.js';
+import { startCredentialSource, type CredentialSource } from './credentials/start-source.js';
 import { accessLogFrom, createLoggers, type AccessLog, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { IpMatcher } from './net/ip-match.js';
-import { createHandler, fail, type Stage } from './pipeline/handler.js';
+import { createHandler, fail, type Stage, type Terminal } from './pipeline/handler.js';
 import { recordRefusal } from './pipeline/access-log.js';
 import { resolveClient } from './stages/resolve-client.js';
 import { authenticate } from './stages/authenticate.js';
@@ -19,6 +20,7 @@ import { Forwarder } from './forward/forwarder.js';
 import { forwardTerminal } from './terminals/plain-terminal.js';
 import { idempotencyTerminal } from './terminals/idempotency-terminal.js';
 import { createStore } from './idempotency/create-store.js';
+import type { IdempotencyStore } from './idempotency/store.js';
 import { adminRoutes } from './admin/admin-routes.js';
 import { readTokenFile } from './config/token-file.js';
 import { createAdminServer } from './admin/admin-server.js';
@@ -44,67 +46,47 @@ export interface App {
   shutdown(): Promise<void>;
 }
 
-export async function startApp(config: ProxyConfig, options: AppOptions = {}): Promise<App> {
-  const created = options.logger ? undefined : createLoggers(config.logging.level);
-  const logger = options.logger ?? created?.logger ?? createLoggers('silent').logger;
-  const accessLog = options.accessLog ?? created?.access ?? accessLogFrom(logger);
-  const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
-  const registry = new CredentialsRegistry();
-  registry.onChange((s) => {
-    for (const [status, n] of Object.entries(s.countsByStatus)) metrics.credentials.set({ status }, n);
-  });
-  const source = await startCredentialSource(config, registry, logger, metrics);
+/** What the request path and the listeners share. */
+interface Wiring {
+  readonly config: ProxyConfig;
+  readonly logger: Logger;
+  readonly accessLog: AccessLog;
+  readonly metrics: Metrics;
+  readonly registry: CredentialsRegistry;
+}
 
-  const trusted = new IpMatcher(config.trustedProxies ?? []);
-  // The order of the checks lives here, and only here.
+/** The checks in order (the order lives here, and only here), then the terminal. */
+function requestPath(w: Wiring, forwarder: Forwarder, store: IdempotencyStore): { stages: Stage[]; terminal: Terminal } {
+  const { config, logger, metrics } = w;
   const stages: Stage[] = [
-    resolveClient(trusted),
+    resolveClient(new IpMatcher(config.trustedProxies ?? [])),
     authenticate,
     checkAllowlist,
     checkTarget,
     checkPermissions,
     stampHeaders(config.upstream.url.host),
   ];
-  const forwarder = new Forwarder({
-    url: config.upstream.url,
-    timeoutMs: config.upstream.timeout,
-    connectTimeoutMs: config.upstream.connectTimeout,
-  });
-  const store = await createStore(config.idempotency, logger, metrics);
   const idem = config.idempotency;
-  const terminal = idempotencyTerminal(
-    {
-      methods: idem.methods,
-      required: idem.required,
-      ttlMs: idem.ttl,
-      leaseMs: idem.lease,
-      maxRequestBytes: idem.maxRequestBytes,
-      maxResponseBytes: idem.maxResponseBytes,
-    },
-    store,
-    forwarder,
-    forwardTerminal(forwarder, (ctx, err) => fail(ctx, err, logger)),
-    logger,
-    metrics,
-  );
-  let draining = false;
-  const handler = createHandler({
-    registry,
-    stages,
-    terminal,
-    logger,
-    accessLog,
-    metrics,
-    isDraining: () => draining,
-    maxHeaderCount: config.server.maxHeaderCount,
-  });
-  const proxyServer = createProxyServer(handler, config.server, (refusal) => recordRefusal(refusal, accessLog, metrics));
-  const adminServer = createAdminServer({
-    registry: metrics.registry,
-    routes: adminRoutes({ token: readTokenFile(config.admin.tokenFile), registry, reload: () => source.load(), logger }),
+  const settings = {
+    methods: idem.methods,
+    required: idem.required,
+    ttlMs: idem.ttl,
+    leaseMs: idem.lease,
+    maxRequestBytes: idem.maxRequestBytes,
+    maxResponseBytes: idem.maxResponseBytes,
+  };
+  const plain = forwardTerminal(forwarder, (ctx, err) => fail(ctx, err, logger));
+  return { stages, terminal: idempotencyTerminal(settings, store, forwarder, plain, logger, metrics) };
+}
+
+function adminListener(w: Wiring, source: CredentialSource, store: IdempotencyStore, isDraining: () => boolean): http.Server {
+  const { registry } = w;
+  return createAdminServer({
+    registry: w.metrics.registry,
+    routes: adminRoutes({ token: readTokenFile(w.config.admin.tokenFile), registry, reload: () => source.load(), logger: w.logger }),
     readiness: [
       () => (registry.current ? undefined : 'credentials not loaded'),
-      () => (draining ? 'draining' : undefined),
+      () => (isDraining() ? 'draining' : undefined),
       () =>
         // Every store settles within its own deadline (SPEC §9: 1 s), so no second timer is raced here.
         store.ping().then(
@@ -113,11 +95,36 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
         ),
     ],
   });
+}
+
+function wiring(config: ProxyConfig, options: AppOptions): Wiring {
+  const created = options.logger ? undefined : createLoggers(config.logging.level);
+  const logger = options.logger ?? created?.logger ?? createLoggers('silent').logger;
+  const accessLog = options.accessLog ?? created?.access ?? accessLogFrom(logger);
+  const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
+  const registry = new CredentialsRegistry();
+  registry.onChange((s) => {
+    for (const [status, n] of Object.entries(s.countsByStatus)) metrics.credentials.set({ status }, n);
+  });
+  return { config, logger, accessLog, metrics, registry };
+}
+
+export async function startApp(config: ProxyConfig, options: AppOptions = {}): Promise<App> {
+  const w = wiring(config, options);
+  const { logger, accessLog, metrics, registry } = w;
+  const source = await startCredentialSource(config, registry, logger, metrics);
+  const forwarder = new Forwarder({ url: config.upstream.url, timeoutMs: config.upstream.timeout, connectTimeoutMs: config.upstream.connectTimeout });
+  const store = await createStore(config.idempotency, logger, metrics);
+  let draining = false;
+  const isDraining = (): boolean => draining;
+  const { stages, terminal } = requestPath(w, forwarder, store);
+  const handler = createHandler({ registry, stages, terminal, logger, accessLog, metrics, isDraining, maxHeaderCount: config.server.maxHeaderCount });
+  const proxyServer = createProxyServer(handler, config.server, (refusal) => recordRefusal(refusal, accessLog, metrics));
+  const adminServer = adminListener(w, source, store, isDraining);
   const proxyAddress = await listen(proxyServer, config.listen);
   const adminAddress = await listen(adminServer, config.admin.listen);
   logger.info({ proxy: proxyAddress, admin: adminAddress, upstream: config.upstream.url.origin }, 'custody-proxy listening');
   logger.flush();
-
   return {
     proxyAddress,
     adminAddress,
@@ -125,6 +132,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
     metrics,
     logger,
     reloadCredentials: () => source.load(),
+    // Shutdown in reverse order of start: stop taking requests and drain them, then what they used.
     async shutdown() {
       draining = true;
       await drainServer(proxyServer, config.shutdownTimeout);
@@ -139,4 +147,3 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
     },
   };
 }
-

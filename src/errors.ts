@@ -9,15 +9,9 @@ export const ERROR_CATALOGUE = {
   UNAUTHORIZED: { status: 401, message: 'authentication required' },
   FORBIDDEN: { status: 403, message: 'access denied' },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, message: 'a request with this Idempotency-Key is in progress' },
-  IDEMPOTENCY_RESPONSE_UNAVAILABLE: {
-    status: 409,
-    message: 'the original response to this Idempotency-Key cannot be replayed',
-  },
+  IDEMPOTENCY_RESPONSE_UNAVAILABLE: { status: 409, message: 'the original response to this Idempotency-Key cannot be replayed' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'request body too large' },
-  IDEMPOTENCY_CONFLICT: {
-    status: 422,
-    message: 'Idempotency-Key reused with a different method, path or body',
-  },
+  IDEMPOTENCY_CONFLICT: { status: 422, message: 'Idempotency-Key reused with a different method, path or body' },
   RATE_LIMITED: { status: 429, message: 'too many requests' },
   UPSTREAM_UNAVAILABLE: { status: 502, message: 'upstream unavailable' },
   UPSTREAM_OUTCOME_UNKNOWN: { status: 502, message: 'upstream outcome unknown' },

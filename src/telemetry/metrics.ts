@@ -6,75 +6,49 @@ import { RequestCounter, RequestHistogram } from './request-metrics.js';
 
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export function createMetrics(options: { processMetrics: boolean } = { processMetrics: true }) {
-  const registry = new Registry();
-  if (options.processMetrics) collectDefaultMetrics({ register: registry });
-  const registers = [registry];
+/** A counter with one label, registered in `registry`. */
+function labelledCounter<L extends string>(registry: Registry, name: string, help: string, label: L): Counter<L> {
+  return new Counter({ name, help, labelNames: [label] as const, registers: [registry] });
+}
+
+/** The families updated on every request: array increments, read by prom-client at scrape time. */
+function requestFamilies(registry: Registry) {
   return {
-    registry,
-    // The three updated on every request: array increments, read by prom-client at scrape time.
     requests: new RequestCounter(
       'custody_proxy_requests_total',
       'Requests handled, by outcome (ok, replayed or an error code) and response status class',
       ['outcome', 'status_class'],
       registry,
     ),
-    requestDuration: new RequestHistogram(
-      'custody_proxy_request_duration_seconds',
-      'Time from request arrival to the end of the response',
-      'outcome',
-      DURATION_BUCKETS,
-      registry,
-    ),
-    upstreamDuration: new RequestHistogram(
-      'custody_proxy_upstream_duration_seconds',
-      'Time from forwarding to the end of the upstream response',
-      'status_class',
-      DURATION_BUCKETS,
-      registry,
-    ),
-    authFailures: new Counter({
-      name: 'custody_proxy_auth_failures_total',
-      help: 'Rejected authentications by reason',
-      labelNames: ['reason'] as const,
-      registers,
-    }),
-    allowlistDenials: new Counter({
-      name: 'custody_proxy_allowlist_denials_total',
-      help: 'Requests refused by a tenant IP allowlist or a credential permission',
-      labelNames: ['reason'] as const,
-      registers,
-    }),
+    requestDuration: new RequestHistogram('custody_proxy_request_duration_seconds', 'Time from request arrival to the end of the response', 'outcome', DURATION_BUCKETS, registry),
+    upstreamDuration: new RequestHistogram('custody_proxy_upstream_duration_seconds', 'Time from forwarding to the end of the upstream response', 'status_class', DURATION_BUCKETS, registry),
+  };
+}
+
+export function createMetrics(options: { processMetrics: boolean } = { processMetrics: true }) {
+  const registry = new Registry();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    ...requestFamilies(registry),
+    authFailures: labelledCounter(registry, 'custody_proxy_auth_failures_total', 'Rejected authentications by reason', 'reason'),
+    allowlistDenials: labelledCounter(registry, 'custody_proxy_allowlist_denials_total', 'Requests refused by a tenant IP allowlist or a credential permission', 'reason'),
     // Node's parser error codes (HPE_*, ERR_HTTP_REQUEST_TIMEOUT): a fixed set, so the label is bounded.
-    parserErrors: new Counter({
-      name: 'custody_proxy_parser_errors_total',
-      help: 'Requests refused by the HTTP parser (malformed framing, oversized headers, timeouts), by Node error code',
-      labelNames: ['reason'] as const,
-      registers,
-    }),
-    idempotency: new Counter({
-      name: 'custody_proxy_idempotency_total',
-      help: 'Idempotency outcomes: stored, replayed, conflict, in_progress, released, store_error, evicted',
-      labelNames: ['outcome'] as const,
-      registers,
-    }),
-    reloads: new Counter({
-      name: 'custody_proxy_credential_reloads_total',
-      help: 'Credential document loads by result (applied, unchanged, rejected, error)',
-      labelNames: ['result'] as const,
-      registers,
-    }),
-    lastReload: new Gauge({
-      name: 'custody_proxy_credential_last_reload_timestamp_seconds',
-      help: 'Unix time of the last successful credentials load',
-      registers,
-    }),
-    credentials: new Gauge({
-      name: 'custody_proxy_credentials',
-      help: 'Credentials in the document in force, by status',
-      labelNames: ['status'] as const,
-      registers,
-    }),
+    parserErrors: labelledCounter(
+      registry,
+      'custody_proxy_parser_errors_total',
+      'Requests refused by the HTTP parser (malformed framing, oversized headers, timeouts), by Node error code',
+      'reason',
+    ),
+    idempotency: labelledCounter(
+      registry,
+      'custody_proxy_idempotency_total',
+      'Idempotency outcomes: stored, replayed, conflict, in_progress, released, store_error, evicted',
+      'outcome',
+    ),
+    reloads: labelledCounter(registry, 'custody_proxy_credential_reloads_total', 'Credential document loads by result (applied, unchanged, rejected, error)', 'result'),
+    lastReload: new Gauge({ name: 'custody_proxy_credential_last_reload_timestamp_seconds', help: 'Unix time of the last successful credentials load', registers: [registry] }),
+    credentials: new Gauge({ name: 'custody_proxy_credentials', help: 'Credentials in the document in force, by status', labelNames: ['status'] as const, registers: [registry] }),
   };
 }
 
