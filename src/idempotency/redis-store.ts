@@ -28,6 +28,11 @@ interface BufferScripting {
   readonly evalBuffer: ScriptCall;
 }
 interface Waiter { start(): void; abort(err: StoreUnavailableError): void }
+/** A claim the proxy gave up on (it answered 503) whose undo has not been confirmed by Redis yet. */
+interface Undo { readonly keys: [string, string]; readonly token: string; readonly until: number; sending: boolean }
+
+/** How often unconfirmed undos are re-sent while Redis does not take them. */
+const UNDO_RETRY_MS = 250;
 
 export class RedisStore implements IdempotencyStore {
   readonly kind = 'redis';
@@ -36,6 +41,10 @@ export class RedisStore implements IdempotencyStore {
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #waiters = new Set<Waiter>();
+  // Claims given up on, by token: each is undone (an owner-checked release) until Redis confirms it, so a
+  // key is never burned by a claim that reached Redis after the proxy answered 503 (SPEC §9 rev 2).
+  readonly #undos = new Map<string, Undo>();
+  #undoTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: RedisStoreOptions) {
@@ -62,6 +71,8 @@ export class RedisStore implements IdempotencyStore {
     // Without a listener ioredis prints every connection error; failures surface through #run.
     this.#client.on('error', () => {});
     this.#client.on('ready', () => {
+      // Undos first: on one connection Redis runs them before any retry of the same key sent after.
+      this.#sendUndos();
       for (const waiter of [...this.#waiters]) waiter.start();
     });
     // A failed connection attempt means Redis is unreachable now: answer 503 at once rather than
@@ -79,11 +90,10 @@ export class RedisStore implements IdempotencyStore {
     let abandoned = false;
     const reply = await this.#run(() => this.#eval(SCRIPTS.claim, keys, args, () => !abandoned), () => {
       // The claim may still run (or have run) on the server: undo it so the key is not left in flight
-      // with an owner that already answered 503. Sent as EVAL, never EVALSHA: a Redis that just restarted
-      // may not hold the script, and its NOSCRIPT reply may never be read once the connection is dropped
-      // (a stalled Redis), which would leave the record in flight with nobody to undo it.
+      // with an owner that already answered 503, retried until Redis confirms (see #sendUndos).
       abandoned = true;
-      this.#scripts.evalBuffer(SCRIPTS.release.lua, 2, ...keys, token).catch(() => {});
+      this.#undos.set(token, { keys, token, until: Date.now() + options.ttlMs, sending: false });
+      this.#sendUndos();
     });
     return parseClaimReply(reply, token);
   }
@@ -107,9 +117,15 @@ export class RedisStore implements IdempotencyStore {
     await this.#run(() => this.#client.ping());
   }
 
+  /** Claims given up on whose undo Redis has not confirmed yet (for tests and diagnostics). */
+  get pendingUndos(): number {
+    return this.#undos.size;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#undoTimer);
     if (this.#client.status === 'ready') {
       // QUIT lets Redis finish what was sent; a Redis that does not answer gets the socket closed.
       let timer: NodeJS.Timeout | undefined;
@@ -118,6 +134,32 @@ export class RedisStore implements IdempotencyStore {
       clearTimeout(timer);
     }
     this.#client.disconnect();
+  }
+
+  /**
+   * Sends every unconfirmed undo, and re-arms itself while any is left. Sent as EVAL, never EVALSHA: a
+   * Redis that just restarted may not hold the script. An undo is an owner-checked release, so sending it
+   * twice, or after the record completed or expired, changes nothing; past the record's ttl it is dropped.
+   */
+  #sendUndos(): void {
+    clearTimeout(this.#undoTimer);
+    this.#undoTimer = undefined;
+    if (this.#closed) return;
+    const now = Date.now();
+    for (const undo of this.#undos.values()) {
+      if (undo.until <= now) this.#undos.delete(undo.token);
+      else if (!undo.sending && this.#client.status === 'ready') {
+        undo.sending = true;
+        this.#scripts.evalBuffer(SCRIPTS.release.lua, 2, ...undo.keys, undo.token).then(
+          () => this.#undos.delete(undo.token),
+          () => (undo.sending = false),
+        );
+      }
+    }
+    if (this.#undos.size > 0) {
+      this.#undoTimer = setTimeout(() => this.#sendUndos(), UNDO_RETRY_MS);
+      this.#undoTimer.unref();
+    }
   }
 
   // The client's key is hashed: any length and any bytes make a fixed-size, printable key name.

@@ -1,7 +1,9 @@
 // The second half of a keyed request (SPEC §9): a claimed record's exchange with the upstream, its
 // lease kept alive meanwhile, and the record completed (stored answer or outcome unknown) or released
-// from how the exchange ended. The client gets the end of its response only after the record is
-// settled, so a duplicate sent after it finds the record settled.
+// from how the exchange ended. The client gets the end of its response only after the first attempt to
+// settle the record, so a duplicate sent after it finds the record settled. An attempt the store
+// failed is retried in the background until it lands, the lease held all along, so duplicates get
+// 409 meanwhile and never an answer lost to a store stall (SPEC §9 rev 2).
 import type { Logger } from '../telemetry/logger.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { answerFailure } from './plain-terminal.js';
@@ -18,6 +20,8 @@ export interface ClaimedDeps {
   readonly forwarder: Forwarder;
   readonly leases: LeaseKeeper;
   readonly maxResponseBytes: number;
+  /** the record's lifetime: settling is retried no longer than this */
+  readonly ttlMs: number;
   readonly logger: Logger;
   readonly count: (outcome: string) => void;
 }
@@ -62,6 +66,38 @@ async function settleRecord(store: IdempotencyStore, r: OwnedRecord, completion:
   return 'stored';
 }
 
+/** Retries after a failed settle: quick at first (a blip), then every 2 s. */
+const RETRY_MS = [100, 250, 500, 1000, 2000];
+
+/**
+ * Settles the record in the background until the store takes it, the record's ttl has passed, or the
+ * store says this owner no longer holds it; `letGo` (the lease) is called only then.
+ */
+function settleLater(d: ClaimedDeps, requestId: string, record: OwnedRecord, completion: Completion | undefined, letGo: () => void): void {
+  const until = Date.now() + d.ttlMs;
+  let attempt = 0;
+  const retry = (): void => {
+    settleRecord(d.store, record, completion).then(
+      (result) => {
+        letGo();
+        d.count(result);
+        d.logger.info({ requestId, attempts: attempt + 1 }, 'idempotency record settled after the store failed');
+      },
+      () => {
+        d.count('store_error');
+        attempt++;
+        if (Date.now() < until) {
+          setTimeout(retry, RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]).unref();
+          return;
+        }
+        letGo();
+        d.logger.error({ requestId }, 'idempotency record not settled within its ttl; duplicates see the outcome as unknown');
+      },
+    );
+  };
+  setTimeout(retry, RETRY_MS[0]).unref();
+}
+
 /** Forwards the claimed request (its body re-sent from memory), then settles the record, then ends the response. */
 export async function forwardClaimed(d: ClaimedDeps, ctx: RequestContext, record: OwnedRecord, body: Buffer): Promise<void> {
   // The body is re-sent from memory with an exact length; the client's framing no longer applies.
@@ -74,14 +110,20 @@ export async function forwardClaimed(d: ClaimedDeps, ctx: RequestContext, record
   try {
     ending = endingOf(ctx, await d.forwarder.forward(ctx, { detached: true, body, captureBytes: d.maxResponseBytes }));
   } finally {
-    letGo();
-    await settleRecord(d.store, record, ending?.completion).then(
-      (result) => d.count(result),
-      (err: unknown) => {
+    const completion = ending?.completion;
+    const settled = await settleRecord(d.store, record, completion).then(
+      (result) => {
+        d.count(result);
+        return true;
+      },
+      () => {
         d.count('store_error');
-        d.logger.error({ requestId: ctx.requestId, err: String(err) }, 'idempotency record not settled; duplicates will see the outcome as unknown after the lease');
+        d.logger.warn({ requestId: ctx.requestId }, 'idempotency record not settled; retrying while holding the lease (duplicates get 409)');
+        return false;
       },
     );
+    if (settled) letGo();
+    else settleLater(d, ctx.requestId, record, completion, letGo);
     ending?.finish?.();
     if (ending?.released) ctx.reason = ctx.reason ?? 'released';
   }

@@ -45,6 +45,7 @@ export function idempotencyTerminal(
     count,
     leases: new LeaseKeeper(store, settings.leaseMs, () => count('store_error')),
     maxResponseBytes: settings.maxResponseBytes,
+    ttlMs: settings.ttlMs,
     claimOptions: { ttlMs: settings.ttlMs, leaseMs: settings.leaseMs },
     storeDown: (err) => {
       count('store_error');
@@ -113,7 +114,9 @@ function replay(ctx: RequestContext, completion: Completion, count: (o: string) 
       count('response_unavailable');
       throw new ProxyError('IDEMPOTENCY_RESPONSE_UNAVAILABLE');
     case 'outcome_unknown':
+      // A replay too (SPEC §9 rev 2): labelled, so a client stops retrying and reconciles instead.
       count('replayed');
+      ctx.res.setHeader('idempotent-replayed', 'true');
       throw new ProxyError(completion.code, 'replayed_outcome');
   }
 }

@@ -38,8 +38,11 @@ export function executions(requests: ReadonlyArray<{ readonly headers: http.Inco
   }).length;
 }
 
-/** A §10 error body: status, code, JSON, no-store, requestId equal to the X-Request-Id header. */
-export function assertProxyError(t: Test, r: CallReply, status: number, code: string, what: string): void {
+/**
+ * A §10 error body: status, code, JSON, no-store, requestId equal to the X-Request-Id header; labelled
+ * `Idempotent-Replayed: true` exactly when it is a stored outcome replayed (SPEC §9 rev 2).
+ */
+export function assertProxyError(t: Test, r: CallReply, status: number, code: string, what: string, replayed = false): void {
   t.equal(r.status, status, `${what}: status ${status} (${r.text})`);
   let body: Record<string, unknown> = {};
   try {
@@ -52,5 +55,6 @@ export function assertProxyError(t: Test, r: CallReply, status: number, code: st
   t.equal(r.headers['cache-control'], 'no-store', `${what}: no-store`);
   t.match(r.headers['x-request-id'] ?? '', /^req_/, `${what}: X-Request-Id`);
   t.equal(body['requestId'], r.headers['x-request-id'], `${what}: requestId equals X-Request-Id`);
-  t.notOk(r.headers['idempotent-replayed'], `${what}: not marked as a replay`);
+  if (replayed) t.equal(r.headers['idempotent-replayed'], 'true', `${what}: labelled a replay`);
+  else t.notOk(r.headers['idempotent-replayed'], `${what}: not marked as a replay`);
 }

@@ -174,4 +174,74 @@ if (!redisServerInstalled()) {
     await waitFor(async () => (await readiness(proxy)).status === 200, 10_000, '/readyz back to 200');
     t.pass('/readyz 200 again');
   });
+
+  t.test('no burned keys: 16 keys sent into a 3.5 s stall all execute once when retried after it (SPEC §9 rev 2)', async (t) => {
+    // Claims sent while the stalled connection still looks alive time out after it has been dropped:
+    // their undo cannot go out then, and must be retried until Redis takes it.
+    const keys = Array.from({ length: 16 }, (_, i) => newKey(`stall-${i}`));
+    const pausedAt = Date.now();
+    redis.pause();
+    let resumed = false;
+    t.teardown(() => {
+      if (!resumed) redis.resume();
+    });
+    const answers = await Promise.all(keys.map(async (key, i) => {
+      await sleep(i * 150);
+      return call(proxy.url, keyed(key));
+    }));
+    for (const r of answers) assertProxyError(t, r, 503, 'IDEMPOTENCY_STORE_UNAVAILABLE', 'sent into the stall');
+    await sleep(Math.max(0, pausedAt + 3500 - Date.now()));
+    redis.resume();
+    resumed = true;
+    await waitFor(async () => (await readiness(proxy)).status === 200, 10_000, 'the store answers again');
+    const retries = await Promise.all(keys.map((key) => recovered(t, proxy, key, 'retry after the stall')));
+    t.same(retries.map((r) => r.status), keys.map(() => 200), 'every key executes: none is stuck in flight (409) or lost (502)');
+    t.same(keys.map((key) => executions(upstream.requests, key)), keys.map(() => 1), 'each exactly once');
+  });
+
+  t.test('no lost answers: an answer that could not be stored during a stall is stored once Redis answers (SPEC §9 rev 2)', async (t) => {
+    const g = gate();
+    gates.push(g);
+    upstream.handler = (_req, res) => {
+      void g.wait.then(() => {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end('{"created":"during-stall"}');
+      });
+    };
+    t.teardown(() => {
+      upstream.handler = answerOk;
+    });
+    const key = newKey('stalled-answer');
+    const pending = call(proxy.url, keyed(key));
+    await waitFor(() => executions(upstream.requests, key) === 1, 20_000, 'the request to reach the upstream');
+    redis.pause();
+    let resumed = false;
+    t.teardown(() => {
+      if (!resumed) redis.resume();
+    });
+    // The answer comes once the client has dropped the stalled connection (2 s socket timeout, armed by
+    // the probe's claim): the first completion is never even sent, so only a retry can store it.
+    const probe = await call(proxy.url, keyed(newKey('probe')));
+    assertProxyError(t, probe, 503, 'IDEMPOTENCY_STORE_UNAVAILABLE', 'a probe into the stall');
+    await sleep(2500);
+    g.open();
+    const r = await pending;
+    t.equal(r.status, 201, 'the client gets the upstream answer during the stall');
+    await sleep(1500);
+    redis.resume();
+    resumed = true;
+    // Until the retried completion lands a duplicate may find the record in flight (409): never 502.
+    let dup: CallReply | undefined;
+    const seen: number[] = [];
+    await waitFor(async () => {
+      dup = await call(proxy.url, keyed(key));
+      seen.push(dup.status);
+      return dup.status !== 503 && dup.status !== 409;
+    }, 15_000, 'the stored answer', 200);
+    t.notOk(seen.includes(502), `never 502 UPSTREAM_OUTCOME_UNKNOWN (saw ${seen.join(' ')})`);
+    t.equal(dup?.status, 201, 'the duplicate gets the stored answer');
+    t.equal(dup?.headers['idempotent-replayed'], 'true', 'as a replay');
+    t.equal(dup?.text, '{"created":"during-stall"}');
+    t.equal(executions(upstream.requests, key), 1, 'one execution');
+  });
 }

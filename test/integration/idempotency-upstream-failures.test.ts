@@ -114,8 +114,9 @@ function failureSuite(t: Test, name: string, store: StoreConfig): void {
     const first = await call(proxy.url, keyed(key));
     assertProxyError(t, first, 504, 'UPSTREAM_TIMEOUT', 'the upstream never answers');
     t.ok(first.ms >= 250, `answered after the timeout (${first.ms} ms)`);
+    t.notOk(first.headers['idempotent-replayed'], 'the first answer is not a replay');
     for (let i = 1; i <= 2; i++) {
-      assertProxyError(t, await call(proxy.url, keyed(key)), 504, 'UPSTREAM_TIMEOUT', `duplicate ${i}: the stored outcome`);
+      assertProxyError(t, await call(proxy.url, keyed(key)), 504, 'UPSTREAM_TIMEOUT', `duplicate ${i}: the stored outcome`, true);
     }
     t.equal(executions(upstream.requests, key), 1, 'one execution');
 
@@ -127,7 +128,7 @@ function failureSuite(t: Test, name: string, store: StoreConfig): void {
     };
     const streaming = newKey('timeout-streaming');
     await t.rejects(call(proxy.url, keyed(streaming)), 'a cut connection, never a truncated body passed off as whole');
-    assertProxyError(t, await call(proxy.url, keyed(streaming)), 504, 'UPSTREAM_TIMEOUT', 'duplicate after a cut response');
+    assertProxyError(t, await call(proxy.url, keyed(streaming)), 504, 'UPSTREAM_TIMEOUT', 'duplicate after a cut response', true);
     t.equal(executions(upstream.requests, streaming), 1, 'one execution');
   });
 
@@ -142,7 +143,7 @@ function failureSuite(t: Test, name: string, store: StoreConfig): void {
       res.end('must not run again');
     };
     for (let i = 1; i <= 2; i++) {
-      assertProxyError(t, await call(proxy.url, keyed(key)), 502, 'UPSTREAM_OUTCOME_UNKNOWN', `duplicate ${i}: the stored outcome`);
+      assertProxyError(t, await call(proxy.url, keyed(key)), 502, 'UPSTREAM_OUTCOME_UNKNOWN', `duplicate ${i}: the stored outcome`, true);
     }
     t.equal(executions(upstream.requests, key), 1, 'one execution');
 
@@ -153,7 +154,7 @@ function failureSuite(t: Test, name: string, store: StoreConfig): void {
     };
     const cut = newKey('reset-streaming');
     await t.rejects(call(proxy.url, keyed(cut)), 'reset mid-response: the client connection is cut');
-    assertProxyError(t, await call(proxy.url, keyed(cut)), 502, 'UPSTREAM_OUTCOME_UNKNOWN', 'duplicate after a reset mid-response');
+    assertProxyError(t, await call(proxy.url, keyed(cut)), 502, 'UPSTREAM_OUTCOME_UNKNOWN', 'duplicate after a reset mid-response', true);
     t.equal(executions(upstream.requests, cut), 1, 'one execution');
   });
 
