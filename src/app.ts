@@ -83,7 +83,13 @@ function adminListener(w: Wiring, source: CredentialSource, store: IdempotencySt
   const { registry } = w;
   return createAdminServer({
     registry: w.metrics.registry,
-    routes: adminRoutes({ token: readTokenFile(w.config.admin.tokenFile), registry, reload: () => source.load(), logger: w.logger }),
+    routes: adminRoutes({
+      token: readTokenFile(w.config.admin.tokenFile),
+      registry,
+      reload: () => source.load(),
+      ackLoss: () => store.ackLoss(),
+      logger: w.logger,
+    }),
     readiness: [
       () => (registry.current ? undefined : 'credentials not loaded'),
       () => (isDraining() ? 'draining' : undefined),

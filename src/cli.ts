@@ -1,4 +1,4 @@
-// The package's bin (SPEC §2): `serve`, `check`, `keys …`. Argument parsing and exit codes only;
+// The package's bin (SPEC §2): `serve`, `check`, `keys …`, `store ack-loss`. Argument parsing and exit codes only;
 // the work is done by app.ts, config/ and credentials/.
 import { parseArgs } from 'node:util';
 import { configPath, loadConfig, type ProxyConfig } from './config/load.js';
@@ -6,6 +6,7 @@ import { ProblemsError } from './config/problems.js';
 import { readCredentialsFile } from './credentials/file-source.js';
 import { startApp } from './app.js';
 import { runKeys } from './keys/keys-cli.js';
+import { runStore } from './idempotency/store-cli.js';
 
 const USAGE = `usage:
   custody-proxy serve [--config FILE]
@@ -13,6 +14,7 @@ const USAGE = `usage:
   custody-proxy keys create --file CREDS --tenant ID [--env live|test] [--status provisioned|active] [--label TEXT]
   custody-proxy keys rotate KEYID --file CREDS [--grace DURATION]
   custody-proxy keys activate|revoke KEYID --file CREDS
+  custody-proxy store ack-loss [--config FILE]
   custody-proxy keys list --file CREDS`;
 
 function configFlag(args: string[]): string | undefined {
@@ -85,6 +87,8 @@ export async function main(argv: string[]): Promise<number> {
         return await check(rest);
       case 'keys':
         return await runKeys(rest);
+      case 'store':
+        return await runStore(rest);
       case '--help':
       case '-h':
       case 'help':

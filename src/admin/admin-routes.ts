@@ -1,5 +1,6 @@
 // /admin/* on the admin listener (SPEC §11): `GET /admin/credentials` (tenants, key ids, statuses,
-// graceUntil; never hashes) → 200 and `POST /admin/reload` → 200 (applied, unchanged), 422 (rejected,
+// graceUntil; never hashes) → 200, `POST /admin/idempotency/ack-loss` → 200 {acknowledged} or 503 when
+// the store does not answer, and `POST /admin/reload` → 200 (applied, unchanged), 422 (rejected,
 // error) or 500, behind `Authorization: Bearer <admin token>` compared in constant time. A missing or
 // wrong token, or more than one Authorization line, → 401; any other /admin path or method → 404.
 // Without a token file every /admin/* path answers 404 (disabled). Every /admin/* request is logged
@@ -16,6 +17,8 @@ export interface AdminRoutesDeps {
   readonly token: string | undefined;
   readonly registry: CredentialsRegistry;
   readonly reload: () => Promise<string>;
+  /** acknowledges an idempotency-store loss; false when the store has none to acknowledge (memory) */
+  readonly ackLoss: () => Promise<boolean>;
   /** where the "admin request" lines go */
   readonly logger: Logger;
 }
@@ -81,6 +84,11 @@ function route(req: http.IncomingMessage, path: string, deps: AdminRoutesDeps, e
     answer('ok', 200, credentialsView(deps.registry));
   } else if (path === '/admin/reload' && req.method === 'POST') {
     reload(deps, answer);
+  } else if (path === '/admin/idempotency/ack-loss' && req.method === 'POST') {
+    deps.ackLoss().then(
+      (acknowledged) => answer('ok', 200, { acknowledged }),
+      (err: unknown) => answer('error', 503, { acknowledged: false, error: String(err) }),
+    );
   } else {
     answer('not_found', 404, { error: 'not found' });
   }

@@ -11,7 +11,17 @@ export async function createStore(config: ParsedConfig['idempotency'], logger: L
     // Loaded only here: ioredis and its dependencies add about 1 MB of heap and their load time to every
     // process, and a proxy on the memory store never uses them.
     const { RedisStore } = await import('./redis-store.js');
-    return new RedisStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix });
+    const mode = config.onStoreLoss;
+    const onLoss = (): void => {
+      metrics.storeLosses.inc();
+      logger.error(
+        { onStoreLoss: mode },
+        mode === 'refuse'
+          ? 'idempotency store lost its records: keyed requests get 503 until the loss is acknowledged (POST /admin/idempotency/ack-loss or custody-proxy store ack-loss)'
+          : 'idempotency store lost its records: continuing (onStoreLoss: continue); retries of earlier keys may execute again',
+      );
+    };
+    return new RedisStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, loss: { mode, ttlMs: config.ttl, onLoss } });
   }
   logger.warn(
     'idempotency store is memory: duplicates are caught only within this one process; use store: redis when running more than one replica',

@@ -110,6 +110,11 @@ export class MemoryStore implements IdempotencyStore {
 
   async ping(): Promise<void> {}
 
+  /** Nothing to acknowledge: this store is lost only with its process, and the process knows. */
+  async ackLoss(): Promise<boolean> {
+    return false;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
     this.#inFlight.clear();

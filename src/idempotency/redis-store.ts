@@ -7,6 +7,8 @@ import { Redis } from 'ioredis';
 import { sha256Hex } from './fingerprint.js';
 import { parseClaimReply, SCRIPTS, type Script } from './redis-scripts.js';
 import { StoreUnavailableError } from './store.js';
+import { ClaimUndos } from './claim-undos.js';
+import { StoreMarker, freshEpoch, type MarkerBackend, type MarkerOptions } from './store-marker.js';
 import type { ClaimOptions, ClaimResult, Completion, Fingerprint, IdempotencyStore } from './store.js';
 
 export interface RedisStoreOptions {
@@ -16,6 +18,8 @@ export interface RedisStoreOptions {
   readonly keyPrefix: string;
   /** budget for a whole operation, waiting for a connection included; default 1000 (SPEC §9) */
   readonly commandTimeoutMs?: number;
+  /** watch for store loss (store-marker.ts); absent: no watching (the ack-loss command) */
+  readonly loss?: MarkerOptions;
 }
 
 type Arg = string | Buffer | number;
@@ -28,11 +32,6 @@ interface BufferScripting {
   readonly evalBuffer: ScriptCall;
 }
 interface Waiter { start(): void; abort(err: StoreUnavailableError): void }
-/** A claim the proxy gave up on (it answered 503) whose undo has not been confirmed by Redis yet. */
-interface Undo { readonly keys: [string, string]; readonly token: string; readonly until: number; sending: boolean }
-
-/** How often unconfirmed undos are re-sent while Redis does not take them. */
-const UNDO_RETRY_MS = 250;
 
 export class RedisStore implements IdempotencyStore {
   readonly kind = 'redis';
@@ -41,14 +40,14 @@ export class RedisStore implements IdempotencyStore {
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #waiters = new Set<Waiter>();
-  // Claims given up on, by token: each is undone (an owner-checked release) until Redis confirms it, so a
-  // key is never burned by a claim that reached Redis after the proxy answered 503 (SPEC §9 rev 2).
-  readonly #undos = new Map<string, Undo>();
-  #undoTimer: NodeJS.Timeout | undefined;
+  readonly #undos: ClaimUndos;
+  readonly #markerKey: string;
+  readonly #marker: StoreMarker | undefined;
   #closed = false;
 
   constructor(options: RedisStoreOptions) {
     this.#prefix = options.keyPrefix;
+    this.#markerKey = `${options.keyPrefix}marker`;
     this.#timeoutMs = options.commandTimeoutMs ?? 1000;
     this.#client = new Redis(options.url, {
       // Never queue while disconnected: a queued claim could run long after we answered 503, leaving
@@ -68,13 +67,22 @@ export class RedisStore implements IdempotencyStore {
     });
     const client = this.#client as unknown as BufferScripting;
     this.#scripts = { evalshaBuffer: client.evalshaBuffer.bind(client), evalBuffer: client.evalBuffer.bind(client) };
+    // Sent as EVAL, never EVALSHA: a Redis that just restarted may not hold the script.
+    this.#undos = new ClaimUndos(
+      (u) => this.#scripts.evalBuffer(SCRIPTS.release.lua, 2, ...u.keys, u.token),
+      () => !this.#closed && this.#client.status === 'ready',
+    );
     // Without a listener ioredis prints every connection error; failures surface through #run.
     this.#client.on('error', () => {});
     this.#client.on('ready', () => {
       // Undos first: on one connection Redis runs them before any retry of the same key sent after.
-      this.#sendUndos();
+      this.#undos.flush();
       for (const waiter of [...this.#waiters]) waiter.start();
     });
+    if (options.loss) {
+      this.#marker = new StoreMarker(this.#markerBackend(), options.loss);
+      this.#marker.start();
+    }
     // A failed connection attempt means Redis is unreachable now: answer 503 at once rather than
     // holding requests until their deadline.
     this.#client.on('close', () => {
@@ -84,16 +92,17 @@ export class RedisStore implements IdempotencyStore {
   }
 
   async claim(tenant: string, key: string, fingerprint: Fingerprint, options: ClaimOptions): Promise<ClaimResult> {
+    // Fail closed after a loss (onStoreLoss: refuse): a key that executed before may look new now.
+    if (this.#marker?.refusing) throw new StoreUnavailableError('idempotency store lost its records; the loss is not acknowledged');
     const token = randomUUID();
     const args = [fingerprint.method, fingerprint.target, fingerprint.bodySha256, token, ms(options.ttlMs), ms(options.leaseMs)];
     const keys = this.#keys(tenant, key);
     let abandoned = false;
     const reply = await this.#run(() => this.#eval(SCRIPTS.claim, keys, args, () => !abandoned), () => {
       // The claim may still run (or have run) on the server: undo it so the key is not left in flight
-      // with an owner that already answered 503, retried until Redis confirms (see #sendUndos).
+      // with an owner that already answered 503, retried until Redis confirms (claim-undos.ts).
       abandoned = true;
-      this.#undos.set(token, { keys, token, until: Date.now() + options.ttlMs, sending: false });
-      this.#sendUndos();
+      this.#undos.add({ keys, token, until: Date.now() + options.ttlMs });
     });
     return parseClaimReply(reply, token);
   }
@@ -117,6 +126,13 @@ export class RedisStore implements IdempotencyStore {
     await this.#run(() => this.#client.ping());
   }
 
+  /** The operator's acknowledgement of a store loss: keyed requests go on (SPEC §9 rev 2). */
+  async ackLoss(): Promise<boolean> {
+    if (this.#marker) await this.#marker.acknowledge();
+    else await this.#markerBackend().set(freshEpoch());
+    return true;
+  }
+
   /** Claims given up on whose undo Redis has not confirmed yet (for tests and diagnostics). */
   get pendingUndos(): number {
     return this.#undos.size;
@@ -125,7 +141,8 @@ export class RedisStore implements IdempotencyStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#undoTimer);
+    this.#undos.close();
+    this.#marker?.close();
     if (this.#client.status === 'ready') {
       // QUIT lets Redis finish what was sent; a Redis that does not answer gets the socket closed.
       let timer: NodeJS.Timeout | undefined;
@@ -136,30 +153,17 @@ export class RedisStore implements IdempotencyStore {
     this.#client.disconnect();
   }
 
-  /**
-   * Sends every unconfirmed undo, and re-arms itself while any is left. Sent as EVAL, never EVALSHA: a
-   * Redis that just restarted may not hold the script. An undo is an owner-checked release, so sending it
-   * twice, or after the record completed or expired, changes nothing; past the record's ttl it is dropped.
-   */
-  #sendUndos(): void {
-    clearTimeout(this.#undoTimer);
-    this.#undoTimer = undefined;
-    if (this.#closed) return;
-    const now = Date.now();
-    for (const undo of this.#undos.values()) {
-      if (undo.until <= now) this.#undos.delete(undo.token);
-      else if (!undo.sending && this.#client.status === 'ready') {
-        undo.sending = true;
-        this.#scripts.evalBuffer(SCRIPTS.release.lua, 2, ...undo.keys, undo.token).then(
-          () => this.#undos.delete(undo.token),
-          () => (undo.sending = false),
-        );
-      }
-    }
-    if (this.#undos.size > 0) {
-      this.#undoTimer = setTimeout(() => this.#sendUndos(), UNDO_RETRY_MS);
-      this.#undoTimer.unref();
-    }
+  #markerBackend(): MarkerBackend {
+    const key = this.#markerKey;
+    return {
+      get: () => this.#run(() => this.#client.get(key)),
+      create: async (value) => {
+        await this.#run(() => this.#client.set(key, value, 'NX'));
+      },
+      set: async (value) => {
+        await this.#run(() => this.#client.set(key, value));
+      },
+    };
   }
 
   // The client's key is hashed: any length and any bytes make a fixed-size, printable key name.

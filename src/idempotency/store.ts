@@ -65,6 +65,8 @@ export interface IdempotencyStore {
   release(tenant: string, key: string, token: string): Promise<boolean>;
   /** Resolves when the store answers; rejects otherwise (readiness). */
   ping(): Promise<void>;
+  /** Acknowledges a store loss (SPEC §9 rev 2); false for a store that cannot lose its records alone. */
+  ackLoss(): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -46,6 +46,11 @@ export function createMetrics(options: { processMetrics: boolean } = { processMe
       'Idempotency outcomes: stored, replayed, conflict, in_progress, released, store_error, evicted',
       'outcome',
     ),
+    storeLosses: new Counter({
+      name: 'custody_proxy_idempotency_store_losses_total',
+      help: 'Idempotency store losses detected (a Redis that forgot its records: restart without persistence, flush, failover)',
+      registers: [registry],
+    }),
     reloads: labelledCounter(registry, 'custody_proxy_credential_reloads_total', 'Credential document loads by result (applied, unchanged, rejected, error)', 'result'),
     lastReload: new Gauge({ name: 'custody_proxy_credential_last_reload_timestamp_seconds', help: 'Unix time of the last successful credentials load', registers: [registry] }),
     credentials: new Gauge({ name: 'custody_proxy_credentials', help: 'Credentials in the document in force, by status', labelNames: ['status'] as const, registers: [registry] }),

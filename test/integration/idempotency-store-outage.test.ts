@@ -63,7 +63,9 @@ if (!redisServerInstalled()) {
   const proxy = await spawnProxy(t, {
     upstreamUrl: upstream.url,
     credentialsYaml: CREDENTIALS,
-    config: { idempotency: { store: 'redis', redis: { url: redis.url, keyPrefix: 'outage-test:' } } },
+    // These tests restart a Redis without persistence: a store loss each time (idempotency-store-loss.test.ts
+    // covers `refuse`). `continue` keeps them about outages: the loss is logged and traffic goes on.
+    config: { idempotency: { store: 'redis', redis: { url: redis.url, keyPrefix: 'outage-test:' }, onStoreLoss: 'continue' } },
     startTimeoutMs: 60_000,
   });
 
