@@ -3,9 +3,10 @@
 // after the checks, and requests Node's parser refuses answered with the §10 body (400, or 431) and
 // reported (access line, metric) so probing is visible. Plus listen and drain helpers.
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from './config/listen.js';
 import { newRequestId } from './pipeline/context.js';
+import type { HttpSocket } from './pipeline/connection-turn.js';
 import { ERROR_CATALOGUE } from './errors.js';
 
 export interface ServerLimits {
@@ -39,24 +40,18 @@ function rawError(status: number, reason: string, message: string, requestId: st
   );
 }
 
-interface HttpSocket extends Socket {
-  /** Node's response in progress on this connection (undocumented, stable since Node 0.x) */
-  _httpMessage?: http.ServerResponse | null;
-}
-
 /**
  * Errors of the HTTP parser (llhttp `HPE_*`) and Node's request timeouts: refusals, not mere socket
  * errors. HPE_INVALID_EOF_STATE is a client that closed mid-request: it left, nothing was refused.
  */
 const REFUSAL = /^(?:HPE_(?!INVALID_EOF_STATE$)[A-Z_]+|ERR_HTTP_REQUEST_TIMEOUT)$/;
 
-function refusalText(code: string, requestId: string): string {
-  if (code === 'HPE_HEADER_OVERFLOW') return rawError(431, 'Request Header Fields Too Large', 'request header fields too large', requestId);
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return `HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\nContent-Length: 0\r\n\r\n`;
-  return rawError(400, 'Bad Request', ERROR_CATALOGUE.BAD_REQUEST.message, requestId);
+/** The raw answer to a parser refusal and its status: 431 for oversized headers, 408 for a timeout, else 400. */
+function refusalAnswer(code: string, requestId: string): { status: number; text: string } {
+  if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, text: rawError(431, 'Request Header Fields Too Large', 'request header fields too large', requestId) };
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, text: `HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\nContent-Length: 0\r\n\r\n` };
+  return { status: 400, text: rawError(400, 'Bad Request', ERROR_CATALOGUE.BAD_REQUEST.message, requestId) };
 }
-
-const statusOf = (code: string): number => (code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400);
 
 // Requests Node's parser refuses never reach the handler; they still get a §10 body (431 for
 // oversized headers, 400 otherwise) unless the socket is already unusable. Bytes that fail to parse
@@ -81,8 +76,9 @@ function onClientError(err: NodeJS.ErrnoException, socket: HttpSocket, report: (
     return;
   }
   const requestId = newRequestId();
-  socket.end(refusalText(code, requestId));
-  report({ code, status: statusOf(code), requestId, peer });
+  const { status, text } = refusalAnswer(code, requestId);
+  socket.end(text);
+  report({ code, status, requestId, peer });
 }
 
 export function createProxyServer(handler: Handler, limits: ServerLimits, report: (r: ParserRefusal) => void = () => {}): http.Server {

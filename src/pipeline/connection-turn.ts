@@ -9,7 +9,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** Node's bookkeeping on a server connection and its responses (undocumented, stable since Node 0.x). */
-interface HttpSocket extends Socket {
+export interface HttpSocket extends Socket {
   /** the response being written on this connection; later pipelined ones queue behind it */
   _httpMessage?: ServerResponse | null;
 }
