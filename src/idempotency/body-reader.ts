@@ -13,12 +13,11 @@ export function refuseDeclaredLength(req: IncomingMessage, maxBytes: number): vo
   if (declared !== undefined && Number(declared) > maxBytes) throw new ProxyError('PAYLOAD_TOO_LARGE', 'declared_length');
 }
 
+/**
+ * The body, within maxBytes counted on the bytes read. A declared length over the limit is the caller's
+ * to refuse first, with refuseDeclaredLength, before it sends 100 Continue.
+ */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  try {
-    refuseDeclaredLength(req, maxBytes);
-  } catch (err) {
-    return Promise.reject(err);
-  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

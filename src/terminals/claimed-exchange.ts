@@ -19,9 +19,8 @@ export interface ClaimedDeps {
   readonly store: IdempotencyStore;
   readonly forwarder: Forwarder;
   readonly leases: LeaseKeeper;
-  readonly maxResponseBytes: number;
-  /** the record's lifetime: settling is retried no longer than this */
-  readonly ttlMs: number;
+  /** ttlMs, the record's lifetime, also bounds how long settling is retried */
+  readonly settings: { readonly maxResponseBytes: number; readonly ttlMs: number };
   readonly logger: Logger;
   readonly count: (outcome: string) => void;
 }
@@ -74,7 +73,7 @@ const RETRY_MS = [100, 250, 500, 1000, 2000];
  * store says this owner no longer holds it; `letGo` (the lease) is called only then.
  */
 function settleLater(d: ClaimedDeps, requestId: string, record: OwnedRecord, completion: Completion | undefined, letGo: () => void): void {
-  const until = Date.now() + d.ttlMs;
+  const until = Date.now() + d.settings.ttlMs;
   let attempt = 0;
   const retry = (): void => {
     settleRecord(d.store, record, completion).then(
@@ -108,7 +107,7 @@ export async function forwardClaimed(d: ClaimedDeps, ctx: RequestContext, record
   const letGo = d.leases.hold(record.tenant, record.key, record.token);
   let ending: Ending | undefined;
   try {
-    ending = endingOf(ctx, await d.forwarder.forward(ctx, { detached: true, body, captureBytes: d.maxResponseBytes }));
+    ending = endingOf(ctx, await d.forwarder.forward(ctx, { detached: true, body, captureBytes: d.settings.maxResponseBytes }));
   } finally {
     const completion = ending?.completion;
     const settled = await settleRecord(d.store, record, completion).then(

@@ -44,8 +44,6 @@ export function idempotencyTerminal(
     logger,
     count,
     leases: new LeaseKeeper(store, settings.leaseMs, () => count('store_error')),
-    maxResponseBytes: settings.maxResponseBytes,
-    ttlMs: settings.ttlMs,
     claimOptions: { ttlMs: settings.ttlMs, leaseMs: settings.leaseMs },
     storeDown: (err) => {
       count('store_error');
