@@ -69,6 +69,22 @@ if (!redisServerInstalled()) {
     startTimeoutMs: 60_000,
   });
 
+  /** The upstream answers 201 with `body` once the returned gate opens (until the test ends). */
+  const answerWhenOpened = (t: Test, body: string): Gate => {
+    const g = gate();
+    gates.push(g);
+    upstream.handler = (_req, res) => {
+      void g.wait.then(() => {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(body);
+      });
+    };
+    t.teardown(() => {
+      upstream.handler = answerOk;
+    });
+    return g;
+  };
+
   const before = newKey('before');
 
   t.test('healthy: keyed requests execute once and replay; /readyz 200', async (t) => {
@@ -119,17 +135,7 @@ if (!redisServerInstalled()) {
   });
 
   t.test('a request in flight when Redis stops still gets its response; the unsettled record is logged', async (t) => {
-    const g = gate();
-    gates.push(g);
-    upstream.handler = (_req, res) => {
-      void g.wait.then(() => {
-        res.writeHead(201, { 'content-type': 'application/json' });
-        res.end('{"created":"during-outage"}');
-      });
-    };
-    t.teardown(() => {
-      upstream.handler = answerOk;
-    });
+    const g = answerWhenOpened(t, '{"created":"during-outage"}');
     const key = newKey('in-flight');
     const pending = call(proxy.url, keyed(key));
     await waitFor(() => executions(upstream.requests, key) === 1, 20_000, 'the request to reach the upstream');
@@ -202,17 +208,7 @@ if (!redisServerInstalled()) {
   });
 
   t.test('no lost answers: an answer that could not be stored during a stall is stored once Redis answers (SPEC §9 rev 2)', async (t) => {
-    const g = gate();
-    gates.push(g);
-    upstream.handler = (_req, res) => {
-      void g.wait.then(() => {
-        res.writeHead(201, { 'content-type': 'application/json' });
-        res.end('{"created":"during-stall"}');
-      });
-    };
-    t.teardown(() => {
-      upstream.handler = answerOk;
-    });
+    const g = answerWhenOpened(t, '{"created":"during-stall"}');
     const key = newKey('stalled-answer');
     const pending = call(proxy.url, keyed(key));
     await waitFor(() => executions(upstream.requests, key) === 1, 20_000, 'the request to reach the upstream');
