@@ -3,32 +3,20 @@
 // upstream is never called for any of them; the configured keep-alive timeout closes idle connections.
 import net from 'node:net';
 import t, { type Test } from 'tap';
-import { startUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
-import { startProxy, type TestProxy } from '../helpers/start-proxy.js';
+import { proxyFixture } from '../helpers/proxy-fixture.js';
 import { credentialsYaml, bearer } from '../helpers/credentials.js';
 import { rawRequest } from '../helpers/http-client.js';
 import { headerOf, jsonOf, parseResponse, type RawResponse } from '../helpers/raw-response.js';
 
 const key = { keyId: 'ck_test_limits', tenant: 'tnt_limits', secret: 'sk_test_limits_secret' };
 
-let upstream: RecordingUpstream;
-let proxy: TestProxy;
-
-t.before(async () => {
-  upstream = await startUpstream();
-  proxy = await startProxy({
-    upstreamUrl: upstream.url,
-    credentialsYaml: credentialsYaml([{ id: key.tenant }], [key]),
-    config: { server: { keepAliveTimeout: '400ms' } },
-  });
-});
-t.teardown(async () => {
-  await proxy.close();
-  await upstream.close();
+const f = proxyFixture(t, {
+  credentialsYaml: credentialsYaml([{ id: key.tenant }], [key]),
+  config: { server: { keepAliveTimeout: '400ms' } },
 });
 
 async function send(text: string | Buffer, timeoutMs = 3000): Promise<RawResponse> {
-  const raw = await rawRequest(proxy.port, text, timeoutMs);
+  const raw = await rawRequest(f.proxy.port, text, timeoutMs);
   const r = parseResponse(raw);
   if (!r) throw new Error(`no HTTP response: ${JSON.stringify(raw.slice(0, 200))}`);
   return r;
@@ -46,31 +34,31 @@ function assertProblemBody(t: Test, r: RawResponse, status: number): void {
   t.equal(body['requestId'], ids[0], 'requestId equals X-Request-Id');
 }
 
-const host = (): string => `Host: 127.0.0.1:${proxy.port}`;
+const host = (): string => `Host: 127.0.0.1:${f.proxy.port}`;
 const auth = (): string => `Authorization: ${bearer(key)}`;
 
 t.test('a header block over 16 KiB → 431, upstream not called', async (t) => {
-  const before = upstream.requests.length;
+  const before = f.upstream.requests.length;
   const r = await send(`GET /v1/vaults HTTP/1.1\r\n${host()}\r\n${auth()}\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`);
   assertProblemBody(t, r, 431);
-  t.equal(upstream.requests.length, before, 'upstream not called');
+  t.equal(f.upstream.requests.length, before, 'upstream not called');
 });
 
 t.test('many header lines adding up to over 16 KiB → 431, upstream not called', async (t) => {
-  const before = upstream.requests.length;
+  const before = f.upstream.requests.length;
   const many = Array.from({ length: 300 }, (_, i) => `X-H${i}: ${'v'.repeat(60)}`).join('\r\n');
   const r = await send(`GET /v1/vaults HTTP/1.1\r\n${host()}\r\n${auth()}\r\n${many}\r\n\r\n`);
   assertProblemBody(t, r, 431);
-  t.equal(upstream.requests.length, before, 'upstream not called');
+  t.equal(f.upstream.requests.length, before, 'upstream not called');
 });
 
 t.test('a header block well under the limit (8 KiB) is accepted and forwarded intact', async (t) => {
-  const before = upstream.requests.length;
+  const before = f.upstream.requests.length;
   const value = 'b'.repeat(8 * 1024);
   const r = await send(`GET /v1/vaults HTTP/1.1\r\n${host()}\r\n${auth()}\r\nX-Big: ${value}\r\nConnection: close\r\n\r\n`);
   t.equal(r.status, 200);
-  t.equal(upstream.requests.length, before + 1);
-  t.same(upstream.headerLines(upstream.requests[before]!, 'x-big'), [value]);
+  t.equal(f.upstream.requests.length, before + 1);
+  t.same(f.upstream.headerLines(f.upstream.requests[before]!, 'x-big'), [value]);
 });
 
 const malformed: ReadonlyArray<readonly [string, string]> = [
@@ -86,33 +74,33 @@ const malformed: ReadonlyArray<readonly [string, string]> = [
 
 for (const [name, start] of malformed) {
   t.test(`malformed request (${name}) → 400, upstream not called`, async (t) => {
-    const before = upstream.requests.length;
+    const before = f.upstream.requests.length;
     const text = start === 'GARBAGE\r\n\r\n' ? start : `${start}${host()}\r\n${auth()}\r\n\r\n`;
     const r = await send(text);
     assertProblemBody(t, r, 400);
     t.equal(jsonOf(r)['code'], 'BAD_REQUEST');
-    t.equal(upstream.requests.length, before, 'upstream not called');
+    t.equal(f.upstream.requests.length, before, 'upstream not called');
   });
 }
 
 t.test('an HTTP/1.1 request without Host → 400, upstream not called', async (t) => {
-  const before = upstream.requests.length;
+  const before = f.upstream.requests.length;
   const r = await send(`GET /v1/vaults HTTP/1.1\r\n${auth()}\r\n\r\n`);
   assertProblemBody(t, r, 400);
   t.equal(jsonOf(r)['code'], 'BAD_REQUEST');
-  t.equal(upstream.requests.length, before, 'upstream not called');
+  t.equal(f.upstream.requests.length, before, 'upstream not called');
 });
 
 t.test('an HTTP/1.1 request with two Host lines → 400, upstream not called (RFC 9112 §3.2)', async (t) => {
-  const before = upstream.requests.length;
+  const before = f.upstream.requests.length;
   const r = await send(`GET /v1/vaults HTTP/1.1\r\n${host()}\r\nHost: evil.example\r\n${auth()}\r\nConnection: close\r\n\r\n`);
   assertProblemBody(t, r, 400);
-  t.equal(upstream.requests.length, before, 'upstream not called');
+  t.equal(f.upstream.requests.length, before, 'upstream not called');
 });
 
 t.test('the configured keep-alive timeout closes an idle client connection', async (t) => {
-  const before = upstream.requests.length;
-  const socket = net.connect(proxy.port, '127.0.0.1');
+  const before = f.upstream.requests.length;
+  const socket = net.connect(f.proxy.port, '127.0.0.1');
   t.teardown(() => socket.destroy());
   let received = '';
   let answeredAt = 0;
@@ -130,7 +118,7 @@ t.test('the configured keep-alive timeout closes an idle client connection', asy
     socket.write(`GET /v1/vaults HTTP/1.1\r\n${host()}\r\n${auth()}\r\n\r\n`);
   });
   t.match(received, /^HTTP\/1\.1 200 /, 'the request was answered on a keep-alive connection');
-  t.equal(upstream.requests.length, before + 1);
+  t.equal(f.upstream.requests.length, before + 1);
   t.ok(closedAfter >= 0, 'closed after the answer');
   t.ok(closedAfter < 2500, `idle connection closed by the server after ${Math.round(closedAfter)} ms (keepAliveTimeout 400ms)`);
 });

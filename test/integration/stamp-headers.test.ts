@@ -4,27 +4,14 @@
 // headers removed (never the proxy's own or Idempotency-Key); no protocol upgrade; end-to-end headers kept.
 import t, { type Test } from 'tap';
 import { startUpstream, type Received, type RecordingUpstream } from '../helpers/recording-upstream.js';
-import { startProxy, type TestProxy } from '../helpers/start-proxy.js';
+import { proxyFixture } from '../helpers/proxy-fixture.js';
 import { credentialsYaml, bearer } from '../helpers/credentials.js';
 import { request, type Reply } from '../helpers/http-client.js';
 
 const key = { keyId: 'ck_test_hdrs', tenant: 'tnt_headers', secret: 'sk_test_headers_secret' };
 const AUTH: readonly [string, string] = ['Authorization', bearer(key)];
 
-let upstream: RecordingUpstream;
-let proxy: TestProxy;
-
-t.before(async () => {
-  upstream = await startUpstream();
-  proxy = await startProxy({
-    upstreamUrl: upstream.url,
-    credentialsYaml: credentialsYaml([{ id: key.tenant }, { id: 'tnt_other' }], [key]),
-  });
-});
-t.teardown(async () => {
-  await proxy.close();
-  await upstream.close();
-});
+const f = proxyFixture(t, { credentialsYaml: credentialsYaml([{ id: key.tenant }, { id: 'tnt_other' }], [key]) });
 
 interface Exchange {
   readonly reply: Reply;
@@ -40,14 +27,14 @@ async function exchange(
   headers: ReadonlyArray<readonly [string, string]>,
   opts: { method?: string; path?: string; body?: string | Buffer } = {},
 ): Promise<Exchange> {
-  const before = upstream.requests.length;
-  const reply = await request(proxy.url, { method: opts.method ?? 'GET', path: opts.path ?? '/v1/vaults', headers, body: opts.body });
-  t.equal(upstream.requests.length, before + 1, 'upstream received exactly one request');
-  const got = upstream.requests[before];
+  const before = f.upstream.requests.length;
+  const reply = await request(f.proxy.url, { method: opts.method ?? 'GET', path: opts.path ?? '/v1/vaults', headers, body: opts.body });
+  t.equal(f.upstream.requests.length, before + 1, 'upstream received exactly one request');
+  const got = f.upstream.requests[before];
   if (!got) throw new Error(`upstream received nothing (client got ${reply.status} ${reply.text})`);
   const names: string[] = [];
   for (let i = 0; i < got.rawHeaders.length; i += 2) names.push(got.rawHeaders[i] ?? '');
-  return { reply, got, names, lines: (name) => upstream.headerLines(got, name) };
+  return { reply, got, names, lines: (name) => f.upstream.headerLines(got, name) };
 }
 
 const upstreamConnectionIsOwn = (values: string[]): boolean => values.every((v) => v === 'keep-alive' || v === 'close');
@@ -121,7 +108,7 @@ t.test('X-Forwarded-Proto is http; a client-sent https is not believed without a
 t.test("Host is the upstream's host:port, not the client's", async (t) => {
   const x = await exchange(t, [['Host', 'custody.example.com'], AUTH]);
   t.equal(x.reply.status, 200);
-  t.same(x.lines('host'), [`127.0.0.1:${upstream.port}`], 'exactly one Host line naming the upstream');
+  t.same(x.lines('host'), [`127.0.0.1:${f.upstream.port}`], 'exactly one Host line naming the upstream');
 });
 
 t.test('Authorization and Proxy-Authorization never reach the upstream', async (t) => {
