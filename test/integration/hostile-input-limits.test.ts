@@ -124,3 +124,12 @@ t.test("memory store: one tenant's flood never evicts another tenant's records (
   t.equal(oldest?.status, 200, 'the flooder’s own oldest record was the one evicted');
   t.equal(executed('flood-0'), 2, '(and so it executed again)');
 });
+
+t.test('a client that closes mid-request left: no parser_error line (HPE_INVALID_EOF_STATE is not a refusal)', async (t) => {
+  const logged = f.proxy.logs.length;
+  const r = await exchange(`POST /v1/vaults HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${bearer(key)}\r\nContent-Length: 50\r\n\r\nonly part`, /^$/, 200);
+  t.notOk(r.closed, 'the proxy waited for the rest');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const lines = f.proxy.logs.slice(logged).map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.same(lines.filter((l) => l['outcome'] === 'parser_error'), [], 'not logged as a refusal');
+});

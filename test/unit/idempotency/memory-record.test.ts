@@ -1,6 +1,6 @@
 // The memory store's packed record: every completion round-trips exactly (binary bodies, latin1 and
 // non-ASCII header values, empty parts), the fingerprint check sees every field, and an unpacked
-// completion shares no memory with the record.
+// completion shares no memory with the record, and a record is never a slice of the shared buffer pool.
 import t from 'tap';
 import { expiresAtOf, packRecord, sameFingerprint, unpackCompletion } from '../../../src/idempotency/memory-record.js';
 import type { Completion } from '../../../src/idempotency/store.js';
@@ -48,4 +48,12 @@ t.test('neither the caller\'s body nor a replayed body can change the record', a
   if (first.kind === 'response') first.response.body.write('YYYYYYYY');
   const again = unpackCompletion(packed);
   t.equal(again.kind === 'response' ? again.response.body.toString() : '', 'original');
+});
+
+t.test('a record owns its memory: never a slice of Node\'s shared buffer pool, which it would keep alive', async (t) => {
+  for (const [what, completion] of completions) {
+    const record = packRecord(FP, EXPIRES, completion);
+    t.equal(record.byteOffset, 0, `${what}: starts its own memory`);
+    t.equal(record.buffer.byteLength, record.length, `${what}: and holds nothing else`);
+  }
 });
