@@ -74,6 +74,7 @@ function requestPath(w: Wiring, forwarder: Forwarder, store: IdempotencyStore): 
     leaseMs: idem.lease,
     maxRequestBytes: idem.maxRequestBytes,
     maxResponseBytes: idem.maxResponseBytes,
+    lateResponseWindowMs: idem.lateResponseWindow,
   };
   const plain = forwardTerminal(forwarder, (ctx, err) => fail(ctx, err, logger));
   return { stages, terminal: idempotencyTerminal(settings, store, forwarder, plain, logger, metrics) };

@@ -98,6 +98,8 @@ export const configSchema = z.strictObject({
       ttl: positiveDuration.prefault('24h'),
       // How long a dead owner's in-flight record blocks duplicates before they get 502 OUTCOME_UNKNOWN.
       lease: positiveDuration.prefault('10s'),
+      // After a 504, how long the upstream's late answer is still stored in place of the timeout (SPEC §9 rev 2); 0s: never.
+      lateResponseWindow: duration.prefault('5m'),
       // What a detected store loss does to keyed requests (SPEC §9 rev 2): refuse (503 until acknowledged) or continue.
       onStoreLoss: z.enum(['refuse', 'continue']).prefault('refuse'),
       methods: z.array(method).default(['POST', 'PUT', 'PATCH']),

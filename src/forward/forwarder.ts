@@ -6,6 +6,7 @@ import type http from 'node:http';
 import { continueBody, type RequestContext } from '../pipeline/context.js';
 import { DeadlineQueue, type Deadlined } from './deadline-queue.js';
 import { HttpProxyAdapter } from './http-proxy-adapter.js';
+import { awaitLateAnswer, takeLateAnswer, type LateAnswerOptions } from './late-answer.js';
 import { relayResponse, type RelayEvents, type RelayedResponse } from './response-relay.js';
 import { CONNECT_TIMEOUT, UPSTREAM_TIMEOUT, UpstreamTimeoutError, classifyUpstreamError, type UpstreamFailure } from './upstream-error.js';
 
@@ -17,7 +18,13 @@ export type ForwardOptions =
    * upstream response is read to the end so the record can be completed and a retry replayed), and up
    * to `captureBytes` of the response body are captured.
    */
-  | { readonly detached: true; readonly body: Buffer; readonly captureBytes: number };
+  | {
+    readonly detached: true;
+    readonly body: Buffer;
+    readonly captureBytes: number;
+    /** after a timeout with the request sent and no answer begun, keep waiting for the answer (late-answer.ts) */
+    readonly late?: LateAnswerOptions | undefined;
+  };
 
 export type ForwardOutcome =
   /** detached: `finish` ends the client's response, held back until the record is settled */
@@ -133,7 +140,12 @@ export class Forwarder {
   private abort(x: Exchange, code: typeof UPSTREAM_TIMEOUT | typeof CONNECT_TIMEOUT): void {
     if (x.settled) return;
     const err = new UpstreamTimeoutError(code);
-    if (x.ctx.res.headersSent) {
+    const late = x.options.detached ? x.options.late : undefined;
+    if (late && code === UPSTREAM_TIMEOUT && x.connected && x.proxyReq && !x.ctx.res.headersSent) {
+      // Answered 504 now; the upstream request stays open and its answer, if it comes, is stored later.
+      awaitLateAnswer(x.ctx.req, x.proxyReq, late, x.options.detached ? x.options.captureBytes : 0, x.ctx.requestId);
+      this.onError(x, err);
+    } else if (x.ctx.res.headersSent) {
       // Already streaming: the client sees a cut connection, never a truncated body passed off as whole.
       x.ctx.res.destroy();
       x.proxyReq?.destroy();
@@ -153,7 +165,7 @@ export class Forwarder {
   private onProxyRes(proxyRes: http.IncomingMessage, req: http.IncomingMessage): void {
     const x = exchangeOf(req);
     if (!x || x.settled) {
-      proxyRes.resume();
+      if (!takeLateAnswer(req, proxyRes)) proxyRes.resume();
       return;
     }
     x.connected = true;

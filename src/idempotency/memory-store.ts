@@ -36,6 +36,8 @@ interface InFlightRecord {
 export class MemoryStore implements IdempotencyStore {
   readonly kind = 'memory';
   readonly #inFlight = new Map<string, InFlightRecord>();
+  /** requests stored as UPSTREAM_TIMEOUT, by record id: their owner may still store a late answer */
+  readonly #timedOut = new Map<string, InFlightRecord>();
   readonly #completed: TenantShares;
   readonly #onEvict: ((cause: EvictionCause) => void) | undefined;
   readonly #sweeper: NodeJS.Timeout;
@@ -97,6 +99,23 @@ export class MemoryStore implements IdempotencyStore {
     if (!flying || flying.token !== token) return false;
     this.#inFlight.delete(id);
     this.#store(tenant, key, flying, completion, now);
+    if (completion.kind === 'outcome_unknown' && completion.code === 'UPSTREAM_TIMEOUT') this.#timedOut.set(id, flying);
+    else this.#timedOut.delete(id);
+    return true;
+  }
+
+  async completeLate(tenant: string, key: string, token: string, completion: Completion | undefined): Promise<boolean> {
+    const id = recordId(tenant, key);
+    const now = Date.now();
+    const owner = this.#liveInFlight(id, now) ?? this.#timedOut.get(id);
+    if (!owner || owner.token !== token || owner.expiresAt <= now) return false;
+    if (!this.#inFlight.delete(id)) {
+      // the timeout record may have been evicted meanwhile: then there is nothing left to correct
+      if (!this.#liveCompleted(tenant, key, now)) return false;
+      this.#completed.delete(tenant, key);
+    }
+    this.#timedOut.delete(id);
+    if (completion) this.#store(tenant, key, owner, completion, now);
     return true;
   }
 
@@ -118,6 +137,7 @@ export class MemoryStore implements IdempotencyStore {
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
     this.#inFlight.clear();
+    this.#timedOut.clear();
     this.#completed.clear();
   }
 
@@ -157,6 +177,7 @@ export class MemoryStore implements IdempotencyStore {
   #sweep(): void {
     const now = Date.now();
     for (const [id, record] of this.#inFlight) if (record.expiresAt <= now) this.#inFlight.delete(id);
+    for (const [id, record] of this.#timedOut) if (record.expiresAt <= now) this.#timedOut.delete(id);
     this.#completed.purgeStale();
   }
 }

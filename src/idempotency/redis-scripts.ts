@@ -24,10 +24,27 @@ end
 local c = redis.call('HMGET', KEYS[1], 'outcome', 'code', 'status', 'headers', 'body')
 return {'completed', c[1] or '', c[2] or '', c[3] or '', c[4] or '', c[5] or ''}`;
 
-// HSET leaves the hash's TTL alone, so the record keeps the expiry set at the claim.
+// HSET leaves the hash's TTL alone, so the record keeps the expiry set at the claim. A timeout keeps
+// its owner: only that owner may replace it with the upstream's late answer (COMPLETE_LATE).
 const COMPLETE = `
 local f = redis.call('HMGET', KEYS[1], 'state', 'owner')
 if f[1] ~= 'in_flight' or f[2] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'completed', 'outcome', ARGV[2], 'code', ARGV[3], 'status', ARGV[4], 'headers', ARGV[5], 'body', ARGV[6])
+if ARGV[3] ~= 'UPSTREAM_TIMEOUT' then redis.call('HDEL', KEYS[1], 'owner') end
+redis.call('DEL', KEYS[2])
+return 1`;
+
+// The owner's timeout (or its still in-flight record, when storing the timeout has not landed yet)
+// takes the late answer; an empty outcome deletes the record (a late 408/429/503 releases the key).
+const COMPLETE_LATE = `
+local f = redis.call('HMGET', KEYS[1], 'state', 'owner', 'outcome', 'code')
+if f[2] ~= ARGV[1] then return 0 end
+if f[1] == 'completed' and (f[3] ~= 'outcome_unknown' or f[4] ~= 'UPSTREAM_TIMEOUT') then return 0 end
+if f[1] ~= 'completed' and f[1] ~= 'in_flight' then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return 1
+end
 redis.call('HSET', KEYS[1], 'state', 'completed', 'outcome', ARGV[2], 'code', ARGV[3], 'status', ARGV[4], 'headers', ARGV[5], 'body', ARGV[6])
 redis.call('HDEL', KEYS[1], 'owner')
 redis.call('DEL', KEYS[2])
@@ -47,7 +64,9 @@ return redis.call('PEXPIRE', KEYS[2], ARGV[2])`;
 
 export interface Script { readonly lua: string; readonly sha: string }
 const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
-export const SCRIPTS = { claim: script(CLAIM), complete: script(COMPLETE), release: script(RELEASE), renew: script(RENEW) };
+export const SCRIPTS = {
+  claim: script(CLAIM), complete: script(COMPLETE), completeLate: script(COMPLETE_LATE), release: script(RELEASE), renew: script(RENEW),
+};
 
 export function parseClaimReply(reply: unknown, token: string): ClaimResult {
   const parts = Array.isArray(reply) ? reply.map((p: unknown) => (Buffer.isBuffer(p) ? p : Buffer.alloc(0))) : [];

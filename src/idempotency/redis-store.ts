@@ -112,10 +112,13 @@ export class RedisStore implements IdempotencyStore {
   }
 
   async complete(tenant: string, key: string, token: string, completion: Completion): Promise<boolean> {
-    const fields: Arg[] = completion.kind === 'response'
-      ? ['response', '', String(completion.response.status), JSON.stringify(completion.response.headers), completion.response.body]
-      : [completion.kind, completion.kind === 'outcome_unknown' ? completion.code : '', '', '', ''];
+    const fields = completionFields(completion);
     return (await this.#run(() => this.#eval(SCRIPTS.complete, this.#keys(tenant, key), [token, ...fields]))) === 1;
+  }
+
+  async completeLate(tenant: string, key: string, token: string, completion: Completion | undefined): Promise<boolean> {
+    const fields = completion ? completionFields(completion) : ['', '', '', '', ''];
+    return (await this.#run(() => this.#eval(SCRIPTS.completeLate, this.#keys(tenant, key), [token, ...fields]))) === 1;
   }
 
   async release(tenant: string, key: string, token: string): Promise<boolean> {
@@ -225,6 +228,13 @@ export class RedisStore implements IdempotencyStore {
 function unavailable(err: unknown): StoreUnavailableError {
   if (err instanceof StoreUnavailableError) return err;
   return new StoreUnavailableError(`idempotency store failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
+/** The record fields a completion sets: outcome, code, status, headers (JSON), body. */
+function completionFields(completion: Completion): Arg[] {
+  return completion.kind === 'response'
+    ? ['response', '', String(completion.response.status), JSON.stringify(completion.response.headers), completion.response.body]
+    : [completion.kind, completion.kind === 'outcome_unknown' ? completion.code : '', '', '', ''];
 }
 
 // PEXPIRE and SET PX take positive integers only.

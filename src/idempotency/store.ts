@@ -61,6 +61,13 @@ export interface IdempotencyStore {
   renewLease(tenant: string, key: string, token: string, leaseMs: number): Promise<boolean>;
   /** Store the outcome, keeping the record's original expiry; false when the token is not the owner. */
   complete(tenant: string, key: string, token: string, completion: Completion): Promise<boolean>;
+  /**
+   * A late upstream answer (SPEC §9 rev 2): replaces the outcome of this token's request that timed out
+   * (`outcome_unknown` UPSTREAM_TIMEOUT), or completes it if still in flight; `undefined` (a late 408,
+   * 429 or 503) deletes the record so the key can be claimed again. The record keeps its expiry. False
+   * when the record is no longer this token's timeout (expired, replaced, or completed otherwise).
+   */
+  completeLate(tenant: string, key: string, token: string, completion: Completion | undefined): Promise<boolean>;
   /** Delete the in-flight record so the key can be claimed again; false when the token is not the owner. */
   release(tenant: string, key: string, token: string): Promise<boolean>;
   /** Resolves when the store answers; rejects otherwise (readiness). */

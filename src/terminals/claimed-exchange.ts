@@ -8,6 +8,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { RequestContext } from '../pipeline/context.js';
 import { answerFailure } from './plain-terminal.js';
 import type { ForwardOutcome, Forwarder } from '../forward/forwarder.js';
+import type { LateAnswer, LateAnswerOptions } from '../forward/late-answer.js';
 import { toStoredResponse } from '../idempotency/replay.js';
 import type { LeaseKeeper } from '../idempotency/lease-keeper.js';
 import type { Completion, IdempotencyStore } from '../idempotency/store.js';
@@ -19,8 +20,8 @@ export interface ClaimedDeps {
   readonly store: IdempotencyStore;
   readonly forwarder: Forwarder;
   readonly leases: LeaseKeeper;
-  /** ttlMs, the record's lifetime, also bounds how long settling is retried */
-  readonly settings: { readonly maxResponseBytes: number; readonly ttlMs: number };
+  /** ttlMs, the record's lifetime, also bounds how long settling is retried; lateResponseWindowMs 0: no late answers */
+  readonly settings: { readonly maxResponseBytes: number; readonly ttlMs: number; readonly lateResponseWindowMs: number };
   readonly logger: Logger;
   readonly count: (outcome: string) => void;
 }
@@ -40,15 +41,16 @@ interface Ending {
   readonly released: boolean;
 }
 
+/** What an upstream answer leaves in the record; undefined: the key is released. */
+function completionOf(answer: LateAnswer): Completion | undefined {
+  if (RELEASING_STATUSES.has(answer.status)) return undefined;
+  return answer.body
+    ? { kind: 'response', response: toStoredResponse(answer.status, answer.headers, answer.body) }
+    : { kind: 'response_unavailable' };
+}
+
 function endingOf(ctx: RequestContext, outcome: ForwardOutcome): Ending {
-  if (outcome.kind === 'response') {
-    const completion: Completion | undefined = RELEASING_STATUSES.has(outcome.status)
-      ? undefined
-      : outcome.body
-        ? { kind: 'response', response: toStoredResponse(outcome.status, outcome.headers, outcome.body) }
-        : { kind: 'response_unavailable' };
-    return { completion, finish: outcome.finish, released: false };
-  }
+  if (outcome.kind === 'response') return { completion: completionOf(outcome), finish: outcome.finish, released: false };
   answerFailure(ctx, outcome);
   const { sent, code } = outcome.failure;
   if (!sent) return { completion: undefined, finish: undefined, released: true };
@@ -69,14 +71,14 @@ async function settleRecord(store: IdempotencyStore, r: OwnedRecord, completion:
 const RETRY_MS = [100, 250, 500, 1000, 2000];
 
 /**
- * Settles the record in the background until the store takes it, the record's ttl has passed, or the
- * store says this owner no longer holds it; `letGo` (the lease) is called only then.
+ * Runs `settle` in the background until the store takes it, the record's ttl has passed, or the store
+ * says this owner no longer holds it; `letGo` (the lease) is called only then.
  */
-function settleLater(d: ClaimedDeps, requestId: string, record: OwnedRecord, completion: Completion | undefined, letGo: () => void): void {
+function settleLater(d: ClaimedDeps, requestId: string, settle: () => Promise<string>, letGo: () => void): void {
   const until = Date.now() + d.settings.ttlMs;
   let attempt = 0;
   const retry = (): void => {
-    settleRecord(d.store, record, completion).then(
+    settle().then(
       (result) => {
         letGo();
         d.count(result);
@@ -97,6 +99,27 @@ function settleLater(d: ClaimedDeps, requestId: string, record: OwnedRecord, com
   setTimeout(retry, RETRY_MS[0]).unref();
 }
 
+/** The upstream answered after the 504: its answer replaces the stored timeout (SPEC §9 rev 2). */
+function lateAnswers(d: ClaimedDeps, requestId: string, r: OwnedRecord): LateAnswerOptions | undefined {
+  const windowMs = d.settings.lateResponseWindowMs;
+  if (windowMs <= 0) return undefined;
+  const answered = (answer: LateAnswer): void => {
+    const completion = completionOf(answer);
+    const settle = async (): Promise<string> => {
+      const took = await d.store.completeLate(r.tenant, r.key, r.token, completion);
+      d.logger.info({ requestId, status: answer.status, stored: took }, took
+        ? 'late upstream answer stored in place of the timeout'
+        : 'late upstream answer not stored: the record expired or changed');
+      return took ? (completion ? 'late_stored' : 'late_released') : 'late_dropped';
+    };
+    settle().then(d.count, () => {
+      d.count('store_error');
+      settleLater(d, requestId, settle, () => {});
+    });
+  };
+  return { windowMs, answered };
+}
+
 /** Forwards the claimed request (its body re-sent from memory), then settles the record, then ends the response. */
 export async function forwardClaimed(d: ClaimedDeps, ctx: RequestContext, record: OwnedRecord, body: Buffer): Promise<void> {
   // The body is re-sent from memory with an exact length; the client's framing no longer applies.
@@ -107,7 +130,8 @@ export async function forwardClaimed(d: ClaimedDeps, ctx: RequestContext, record
   const letGo = d.leases.hold(record.tenant, record.key, record.token);
   let ending: Ending | undefined;
   try {
-    ending = endingOf(ctx, await d.forwarder.forward(ctx, { detached: true, body, captureBytes: d.settings.maxResponseBytes }));
+    const late = lateAnswers(d, ctx.requestId, record);
+    ending = endingOf(ctx, await d.forwarder.forward(ctx, { detached: true, body, captureBytes: d.settings.maxResponseBytes, late }));
   } finally {
     const completion = ending?.completion;
     const settled = await settleRecord(d.store, record, completion).then(
@@ -122,7 +146,7 @@ export async function forwardClaimed(d: ClaimedDeps, ctx: RequestContext, record
       },
     );
     if (settled) letGo();
-    else settleLater(d, ctx.requestId, record, completion, letGo);
+    else settleLater(d, ctx.requestId, () => settleRecord(d.store, record, completion), letGo);
     ending?.finish?.();
     if (ending?.released) ctx.reason = ctx.reason ?? 'released';
   }

@@ -25,6 +25,8 @@ export interface IdempotencySettings {
   readonly leaseMs: number;
   readonly maxRequestBytes: number;
   readonly maxResponseBytes: number;
+  /** after a 504, how long the upstream's late answer is still stored; 0: not at all */
+  readonly lateResponseWindowMs: number;
 }
 
 export function idempotencyTerminal(

@@ -124,6 +124,34 @@ const CASES: Record<string, StoreTest> = {
     t.equal(await store.complete(tenant, 'k', token, { kind: 'response_unavailable' }), true, 'the late owner may complete');
     t.same(await store.claim(tenant, 'k', FP, OPTS), { kind: 'completed', completion: { kind: 'response_unavailable' } });
   },
+  'a late answer replaces its own timeout, once': async (t, store, tenant) => {
+    const token = claimed(t, await store.claim(tenant, 'k', FP, OPTS));
+    t.equal(await store.complete(tenant, 'k', token, { kind: 'outcome_unknown', code: 'UPSTREAM_TIMEOUT' }), true);
+    const late: Completion = { kind: 'response', response: { status: 201, headers: [['content-type', 'text/plain']], body: Buffer.from('late') } };
+    t.equal(await store.completeLate(tenant, 'k', 'another-token', late), false, 'another token cannot');
+    t.equal(await store.completeLate(tenant, 'k', token, late), true, 'the owner of the timeout can');
+    t.same(await store.claim(tenant, 'k', FP, OPTS), { kind: 'completed', completion: late }, 'duplicates get the real answer');
+    t.equal(await store.completeLate(tenant, 'k', token, { kind: 'response_unavailable' }), false, 'a replaced timeout is not replaced again');
+    t.same(await store.claim(tenant, 'k', FP, OPTS), { kind: 'completed', completion: late }, 'still the first late answer');
+  },
+  'a late answer lands even before the timeout was stored; other outcomes are never replaced': async (t, store, tenant) => {
+    const token = claimed(t, await store.claim(tenant, 'k', FP, OPTS));
+    t.equal(await store.completeLate(tenant, 'k', token, { kind: 'response_unavailable' }), true, 'in flight: completed');
+    t.equal(await store.complete(tenant, 'k', token, { kind: 'outcome_unknown', code: 'UPSTREAM_TIMEOUT' }), false, 'the timeout comes too late');
+    t.same(await store.claim(tenant, 'k', FP, OPTS), { kind: 'completed', completion: { kind: 'response_unavailable' } });
+    for (const completion of [{ kind: 'outcome_unknown', code: 'UPSTREAM_OUTCOME_UNKNOWN' }, { kind: 'response_unavailable' }] as const) {
+      const other = `${tenant}-${completion.kind}`;
+      const owner = claimed(t, await store.claim(other, 'k', FP, OPTS));
+      t.equal(await store.complete(other, 'k', owner, completion), true);
+      t.equal(await store.completeLate(other, 'k', owner, { kind: 'response_unavailable' }), false, `${completion.kind} stays`);
+    }
+  },
+  'a late 503 releases the key: the next claim executes': async (t, store, tenant) => {
+    const token = claimed(t, await store.claim(tenant, 'k', FP, OPTS));
+    t.equal(await store.complete(tenant, 'k', token, { kind: 'outcome_unknown', code: 'UPSTREAM_TIMEOUT' }), true);
+    t.equal(await store.completeLate(tenant, 'k', token, undefined), true);
+    claimed(t, await store.claim(tenant, 'k', FP, OPTS), 'the key is new again');
+  },
   'renewLease keeps the record in progress': async (t, store, tenant) => {
     const token = claimed(t, await store.claim(tenant, 'k', FP, { ttlMs: 30_000, leaseMs: 400 }));
     for (let i = 0; i < 6; i++) {

@@ -31,6 +31,7 @@ t.test('an empty document yields every §3 default', async (t) => {
     t.equal(c.idempotency.store, 'memory', `${label}: idempotency.store`);
     t.same(c.idempotency.redis, { url: 'redis://127.0.0.1:6379', keyPrefix: 'custody-proxy:' }, `${label}: idempotency.redis`);
     t.equal(c.idempotency.ttl, 24 * 60 * 60 * 1000, `${label}: idempotency.ttl 24h`);
+    t.equal(c.idempotency.lateResponseWindow, 5 * 60 * 1000, `${label}: idempotency.lateResponseWindow 5m`);
     t.same(c.idempotency.methods, ['POST', 'PUT', 'PATCH'], `${label}: idempotency.methods`);
     t.equal(c.idempotency.required, false, `${label}: idempotency.required`);
     t.equal(c.idempotency.maxRequestBytes, MiB, `${label}: maxRequestBytes 1MiB`);
