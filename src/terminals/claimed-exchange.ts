@@ -63,8 +63,16 @@ async function settleRecord(store: IdempotencyStore, r: OwnedRecord, completion:
     await store.release(r.tenant, r.key, r.token);
     return 'released';
   }
-  await store.complete(r.tenant, r.key, r.token, completion);
-  return 'stored';
+  // Refused when the store no longer holds this claim: it lost its records (or the ttl passed).
+  return (await store.complete(r.tenant, r.key, r.token, completion)) ? 'stored' : 'not_stored';
+}
+
+/** Counts a settled record; one the store refused is also logged: a retry of its key may execute again. */
+function countSettled(d: ClaimedDeps, requestId: string, result: string): void {
+  d.count(result);
+  if (result === 'not_stored') {
+    d.logger.warn({ requestId }, 'idempotency record not stored: the store no longer holds its claim (records lost or expired); a retry may execute again');
+  }
 }
 
 /** Retries after a failed settle: quick at first (a blip), then every 2 s. */
@@ -81,7 +89,7 @@ function settleLater(d: ClaimedDeps, requestId: string, settle: () => Promise<st
     settle().then(
       (result) => {
         letGo();
-        d.count(result);
+        countSettled(d, requestId, result);
         d.logger.info({ requestId, attempts: attempt + 1 }, 'idempotency record settled after the store failed');
       },
       () => {
@@ -136,7 +144,7 @@ export async function forwardClaimed(d: ClaimedDeps, ctx: RequestContext, record
     const completion = ending?.completion;
     const settled = await settleRecord(d.store, record, completion).then(
       (result) => {
-        d.count(result);
+        countSettled(d, ctx.requestId, result);
         return true;
       },
       () => {

@@ -14,7 +14,7 @@ import { startUpstream } from '../helpers/recording-upstream.js';
 import { assertProxyError, call, executions, type CallSpec } from '../helpers/proxy-calls.js';
 import { missing, redisServerInstalled, startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { spawnProxy, type SpawnedProxy } from '../helpers/spawn-proxy.js';
-import { waitFor } from '../helpers/waits.js';
+import { gate, waitFor } from '../helpers/waits.js';
 
 const A: KeySpec = { keyId: 'ck_test_loss_a', tenant: 'tnt_loss', secret: 'sk_test_loss_a_secret' };
 const TOKEN = 'admin-token-for-store-loss-tests';
@@ -101,5 +101,22 @@ if (!redisServerInstalled()) {
     const fresh = `fresh-${randomUUID()}`;
     t.equal((await call(proxy.url, keyed(fresh))).status, 200, 'a keyed request right after the loss');
     t.equal(executions(upstream.requests, fresh), 1);
+
+    // A request in flight across a loss: its completion is refused (the claim is gone), and that is
+    // counted and logged, never counted as stored.
+    const held = gate();
+    t.teardown(() => held.open());
+    upstream.handler = (_req, res) => void held.wait.then(() => res.end('{"late":true}'));
+    const inFlight = `in-flight-${randomUUID()}`;
+    const answer = call(proxy.url, keyed(inFlight));
+    await waitFor(() => executions(upstream.requests, inFlight) === 1, 5000, 'the upstream to receive it');
+    await redis.stop();
+    await redis.start();
+    await waitFor(async () => (await losses(proxy)) === 2, 5000, 'the second loss to be counted');
+    held.open();
+    t.equal((await answer).status, 200, 'the client gets its answer');
+    const text = (await call(proxy.adminUrl, { path: '/metrics' })).text;
+    t.match(text, /^custody_proxy_idempotency_total\{outcome="not_stored"\} 1$/m, 'counted as not stored');
+    t.ok(proxy.logLines().some((l) => String(l['msg']).startsWith('idempotency record not stored')), 'and logged');
   });
 }
