@@ -5,8 +5,9 @@
 // Raises nothing: every method settles; the caller counts evictions through onEvict.
 import { randomUUID } from 'node:crypto';
 import { fingerprintsEqual } from './fingerprint.js';
-import { expiresAtOf, packRecord, sameFingerprint, unpackCompletion } from './memory-record.js';
-import { RECORD_OVERHEAD_BYTES, TenantShares, recordSize, type EvictionCause } from './tenant-shares.js';
+import { encodedLength, expiresAtOf, sameFingerprint, unpackCompletion, writeRecord } from './memory-record.js';
+import { RecordArena } from './record-arena.js';
+import { RECORD_OVERHEAD_BYTES, TenantShares, recordCharge, type EvictionCause } from './tenant-shares.js';
 import type {
   ClaimOptions, ClaimResult, Completion, Fingerprint, IdempotencyStore,
 } from './store.js';
@@ -16,7 +17,7 @@ export type { EvictionCause } from './tenant-shares.js';
 export interface MemoryStoreOptions {
   /** most completed records kept */
   readonly maxEntries: number;
-  /** most bytes of completed records kept (bodies, headers and a fixed overhead per record) */
+  /** most bytes of completed records kept: what they cost in memory (see recordCharge) */
   readonly maxBytes: number;
   /** fewest records (and minTenantShare × maxBytes / maxEntries bytes) a tenant may keep; default 1000 */
   readonly minTenantShare?: number;
@@ -38,6 +39,7 @@ export class MemoryStore implements IdempotencyStore {
   readonly #inFlight = new Map<string, InFlightRecord>();
   /** requests stored as UPSTREAM_TIMEOUT, by record id: their owner may still store a late answer */
   readonly #timedOut = new Map<string, InFlightRecord>();
+  readonly #arena = new RecordArena();
   readonly #completed: TenantShares;
   readonly #onEvict: ((cause: EvictionCause) => void) | undefined;
   readonly #sweeper: NodeJS.Timeout;
@@ -50,7 +52,7 @@ export class MemoryStore implements IdempotencyStore {
     }
     if (!Number.isSafeInteger(minTenantShare) || minTenantShare < 1) throw new RangeError('minTenantShare must be a positive integer');
     this.#onEvict = options.onEvict;
-    this.#completed = new TenantShares({ maxEntries, maxBytes, minTenantShare }, this.#onEvict);
+    this.#completed = new TenantShares({ maxEntries, maxBytes, minTenantShare }, this.#arena, this.#onEvict);
     this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 60_000);
     this.#sweeper.unref();
   }
@@ -69,9 +71,10 @@ export class MemoryStore implements IdempotencyStore {
       return flying.leaseExpiresAt > now ? { kind: 'in_progress' } : { kind: 'owner_lost' };
     }
     const done = this.#liveCompleted(tenant, key, now);
-    if (done) {
-      if (!sameFingerprint(done, fingerprint)) return { kind: 'conflict' };
-      return { kind: 'completed', completion: unpackCompletion(done) };
+    if (done !== undefined) {
+      const arena = this.#arena;
+      if (!sameFingerprint(arena.buffer(done), arena.start(done), fingerprint)) return { kind: 'conflict' };
+      return { kind: 'completed', completion: unpackCompletion(arena.buffer(done), arena.start(done), arena.length(done)) };
     }
     const token = randomUUID();
     this.#inFlight.set(id, {
@@ -111,7 +114,7 @@ export class MemoryStore implements IdempotencyStore {
     if (!owner || owner.token !== token || owner.expiresAt <= now) return false;
     if (!this.#inFlight.delete(id)) {
       // the timeout record may have been evicted meanwhile: then there is nothing left to correct
-      if (!this.#liveCompleted(tenant, key, now)) return false;
+      if (this.#liveCompleted(tenant, key, now) === undefined) return false;
       this.#completed.delete(tenant, key);
     }
     this.#timedOut.delete(id);
@@ -147,12 +150,17 @@ export class MemoryStore implements IdempotencyStore {
     // and the key would become new again (a second execution). Keep the record as "response
     // unavailable" instead: duplicates get 409 and the upstream is not called twice, as for a response
     // over maxResponseBytes.
-    let value = packRecord(fingerprint, expiresAt, completion);
-    if (recordSize(value) > this.#completed.byteShare(tenant)) {
-      value = packRecord(fingerprint, expiresAt, { kind: 'response_unavailable' });
+    let kept = completion;
+    let length = encodedLength(fingerprint, kept);
+    if (recordCharge(length, key) > this.#completed.byteShare(tenant)) {
+      kept = { kind: 'response_unavailable' };
+      length = encodedLength(fingerprint, kept);
     }
+    const slot = this.#arena.alloc(length);
+    writeRecord(this.#arena.buffer(slot), this.#arena.start(slot), fingerprint, expiresAt, kept);
     // Refused only if even that is bigger than the whole cache (a target of many KiB with a tiny maxBytes).
-    if (!this.#completed.set(tenant, key, value, Math.max(1, Math.ceil(expiresAt - now)))) this.#onEvict?.('bytes');
+    const ttl = Math.max(1, Math.ceil(expiresAt - now));
+    if (!this.#completed.set(tenant, key, slot, recordCharge(length, key), ttl)) this.#onEvict?.('bytes');
   }
 
   #liveInFlight(id: string, now: number): InFlightRecord | undefined {
@@ -164,14 +172,15 @@ export class MemoryStore implements IdempotencyStore {
     return record;
   }
 
-  #liveCompleted(tenant: string, key: string, now: number): Buffer | undefined {
-    const record = this.#completed.get(tenant, key);
+  /** The record's slot in the arena. */
+  #liveCompleted(tenant: string, key: string, now: number): number | undefined {
+    const slot = this.#completed.get(tenant, key);
     // lru-cache keeps its own clock; the record's wall-clock expiry is the one the contract promises.
-    if (record && expiresAtOf(record) <= now) {
+    if (slot !== undefined && expiresAtOf(this.#arena.buffer(slot), this.#arena.start(slot)) <= now) {
       this.#completed.delete(tenant, key);
       return undefined;
     }
-    return record;
+    return slot;
   }
 
   #sweep(): void {

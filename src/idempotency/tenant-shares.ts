@@ -5,6 +5,7 @@
 // the bounds themselves; a tenant at its share evicts its own least recently used records.
 import { LRUCache } from 'lru-cache';
 import { expiresAtOf } from './memory-record.js';
+import { DEAD_FRACTION, RECORD_HEADER_BYTES, type RecordArena } from './record-arena.js';
 
 /** Which bound pushed a completed record out before its ttl. */
 export type EvictionCause = 'entries' | 'bytes';
@@ -15,17 +16,28 @@ export interface ShareBounds {
   readonly minTenantShare: number;
 }
 
-// Rough cost of a record's Buffer object and the cache's bookkeeping, on top of its packed bytes.
-export const RECORD_OVERHEAD_BYTES = 256;
+// What a completed record costs beyond its encoded bytes and its key's characters, all on the JS heap:
+// its entry in lru-cache (a Map entry and seven array elements, with the slack of arrays that grow), its
+// slot in the arena's tables and the key string's header. bench/memory.ts measures the heap per record
+// (about 165 bytes with a 36-character key, so about 130 besides the key) and checks that RSS grows by no
+// more than what is charged; the margin covers arrays just grown by half.
+export const RECORD_OVERHEAD_BYTES = 160;
 
-export function recordSize(record: Buffer): number {
-  return RECORD_OVERHEAD_BYTES + record.length;
+/**
+ * The bytes a record is charged against maxBytes: its bytes in a slab (header included), the slack the
+ * arena may leave between compactions (DEAD_FRACTION of live bytes), its key and the fixed overhead.
+ */
+export function recordCharge(encodedLength: number, key: string): number {
+  const inSlab = RECORD_HEADER_BYTES + encodedLength;
+  return inSlab + Math.ceil(inSlab * DEAD_FRACTION) + key.length + RECORD_OVERHEAD_BYTES;
 }
 
-type TenantCache = LRUCache<string, Buffer>;
+// Values are the records' slots in the arena: small integers, which lru-cache stores without allocating.
+type TenantCache = LRUCache<string, number>;
 
 export class TenantShares {
   readonly #bounds: ShareBounds;
+  readonly #arena: RecordArena;
   readonly #onEvict: ((cause: EvictionCause) => void) | undefined;
   // Only tenants that hold records: its size is the "tenants with records" the shares divide by.
   readonly #tenants = new Map<string, TenantCache>();
@@ -35,8 +47,9 @@ export class TenantShares {
   // lru-cache's dispose does not say why an entry was popped; #pop sets this just before.
   #cause: EvictionCause = 'bytes';
 
-  constructor(bounds: ShareBounds, onEvict: ((cause: EvictionCause) => void) | undefined) {
+  constructor(bounds: ShareBounds, arena: RecordArena, onEvict: ((cause: EvictionCause) => void) | undefined) {
     this.#bounds = bounds;
+    this.#arena = arena;
     this.#onEvict = onEvict;
   }
 
@@ -61,7 +74,8 @@ export class TenantShares {
     return Math.min(maxBytes, Math.max(floor, Math.floor(maxBytes / this.#tenantsWith(tenant))));
   }
 
-  get(tenant: string, key: string): Buffer | undefined {
+  /** The record's slot in the arena. */
+  get(tenant: string, key: string): number | undefined {
     const cache = this.#tenants.get(tenant);
     return cache && this.#track(tenant, cache, (c) => c.get(key));
   }
@@ -73,10 +87,10 @@ export class TenantShares {
 
   /**
    * Stores a record: first within the tenant's own share, evicting its oldest records, then within the
-   * global bounds. False when lru-cache refused the record as bigger than the whole cache.
+   * global bounds. False when lru-cache refused the record as bigger than the whole cache; the slot is
+   * then freed. `size` is the record's recordCharge().
    */
-  set(tenant: string, key: string, record: Buffer, ttlMs: number): boolean {
-    const size = recordSize(record);
+  set(tenant: string, key: string, slot: number, size: number, ttlMs: number): boolean {
     const entryShare = this.entryShare(tenant);
     const byteShare = this.byteShare(tenant);
     const cache = this.#tenants.get(tenant) ?? this.#newCache();
@@ -85,14 +99,16 @@ export class TenantShares {
     }
     // Added (or put back, if the loop emptied and dropped it) before the record: it now holds one.
     this.#tenants.set(tenant, cache);
-    const status: LRUCache.Status<string, Buffer> = {};
-    this.#track(tenant, cache, (c) => c.set(key, record, { ttl: ttlMs, status }));
+    const status: LRUCache.Status<string, number> = {};
+    this.#track(tenant, cache, (c) => c.set(key, slot, { ttl: ttlMs, size, status }));
     // Shares add up to more than the bounds when their floors do (minTenantShare × tenants > maxEntries),
     // and for a while after a new tenant shrinks the others' shares. The bounds are what keep the
     // process's memory safe, so the tenant holding the most gives up its oldest record.
     while (this.#entries > this.#bounds.maxEntries && this.#popLargest('entries'));
     while (this.#bytes > this.#bounds.maxBytes && this.#popLargest('bytes'));
-    return status.maxEntrySizeExceeded !== true;
+    if (status.maxEntrySizeExceeded !== true) return true;
+    this.#arena.free(slot);
+    return false;
   }
 
   /** Drops records past their ttl, and the caches of tenants left with none. */
@@ -103,6 +119,7 @@ export class TenantShares {
   clear(): void {
     for (const cache of this.#tenants.values()) cache.clear();
     this.#tenants.clear();
+    this.#arena.clear();
     this.#entries = 0;
     this.#bytes = 0;
   }
@@ -114,13 +131,14 @@ export class TenantShares {
   #newCache(): TenantCache {
     // No `max`: lru-cache preallocates arrays of that length for every cache, megabytes per tenant.
     // The shares are enforced above with pop(); maxSize is only a safety bound.
-    return new LRUCache<string, Buffer>({
+    return new LRUCache<string, number>({
       maxSize: this.#bounds.maxBytes,
-      sizeCalculation: recordSize,
-      dispose: (record, _key, reason) => {
+      dispose: (slot, _key, reason) => {
         // 'set' and 'delete' are our own replacements, 'expire' is the ttl doing its job: only a
         // capacity eviction of a still-live record can let a duplicate execute again.
-        if (reason === 'evict' && expiresAtOf(record) > Date.now()) this.#onEvict?.(this.#cause);
+        const arena = this.#arena;
+        if (reason === 'evict' && expiresAtOf(arena.buffer(slot), arena.start(slot)) > Date.now()) this.#onEvict?.(this.#cause);
+        arena.free(slot);
       },
     });
   }

@@ -3,7 +3,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { makeFingerprint } from '../../../src/idempotency/fingerprint.js';
+import { encodedLength } from '../../../src/idempotency/memory-record.js';
 import { MemoryStore, type EvictionCause } from '../../../src/idempotency/memory-store.js';
+import { recordCharge } from '../../../src/idempotency/tenant-shares.js';
 import type { ClaimResult, Completion } from '../../../src/idempotency/store.js';
 
 const FP = makeFingerprint('POST', '/x', Buffer.from('b'));
@@ -37,6 +39,32 @@ t.test('evicts by bytes and reports it', async (t) => {
   t.same(evictions, ['bytes']);
   t.ok(store.size.completedBytes <= 10_000, `within bounds: ${store.size.completedBytes}`);
   t.equal((await store.claim('t', 'a', FP, OPTS)).kind, 'claimed');
+});
+
+t.test('a record is charged at least its encoded bytes and its key, plus the fixed overhead', async (t) => {
+  const store = new MemoryStore({ maxEntries: 10, maxBytes: 1 << 20 });
+  t.teardown(() => store.close());
+  const completion: Completion = { kind: 'response', response: { status: 201, headers: [['content-type', 'application/json'], ['x-a', 'b']], body: Buffer.alloc(1024, 1) } };
+  const key = 'k'.repeat(40);
+  await fill(store, [key], completion);
+  const encoded = encodedLength(FP, completion);
+  t.equal(store.size.completedBytes, recordCharge(encoded, key));
+  t.ok(store.size.completedBytes >= encoded + key.length + 160, `charged ${store.size.completedBytes} for ${encoded} encoded bytes`);
+  t.ok(recordCharge(encoded, `${key}x`) > recordCharge(encoded, key), 'a longer key costs more');
+});
+
+t.test('filling to maxBytes evicts: what is kept is what maxBytes allows, each eviction counted', async (t) => {
+  const evictions: EvictionCause[] = [];
+  const charge = recordCharge(encodedLength(FP, body(1000)), 'k00');
+  const store = new MemoryStore({ maxEntries: 1000, maxBytes: 40 * charge + 10, onEvict: (c) => evictions.push(c) });
+  t.teardown(() => store.close());
+  await fill(store, Array.from({ length: 100 }, (_, i) => `k${String(i).padStart(2, '0')}`), body(1000));
+  t.equal(store.size.completed, 40, 'as many records as maxBytes holds');
+  t.equal(store.size.completedBytes, 40 * charge);
+  t.equal(evictions.length, 60);
+  t.ok(evictions.every((c) => c === 'bytes'));
+  t.equal((await store.claim('t', 'k99', FP, OPTS)).kind, 'completed', 'the newest replays');
+  t.equal((await store.claim('t', 'k00', FP, OPTS)).kind, 'claimed', 'the oldest is gone');
 });
 
 t.test('in-flight claims are never evicted, even far over the bounds', async (t) => {
