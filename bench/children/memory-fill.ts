@@ -63,6 +63,8 @@ process.stdout.write(`${JSON.stringify({
   maxBytes,
   rssGrowth: after.rss - before.rss,
   heapUsedGrowth: after.heapUsed - before.heapUsed,
+  heapTotalGrowth: after.heapTotal - before.heapTotal,
+  externalGrowth: after.external - before.external,
   arrayBuffersGrowth: after.arrayBuffers - before.arrayBuffers,
   newSpaceGrowth: after.newSpace - before.newSpace,
   newSpace: after.newSpace,
