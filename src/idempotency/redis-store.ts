@@ -75,6 +75,8 @@ export class RedisStore implements IdempotencyStore {
     // Without a listener ioredis prints every connection error; failures surface through #run.
     this.#client.on('error', () => {});
     this.#client.on('ready', () => {
+      // Before anything is sent: claims on this connection wait until the marker was read on it.
+      this.#marker?.reconnected();
       // Undos first: on one connection Redis runs them before any retry of the same key sent after.
       this.#undos.flush();
       for (const waiter of [...this.#waiters]) waiter.start();
@@ -93,12 +95,21 @@ export class RedisStore implements IdempotencyStore {
 
   async claim(tenant: string, key: string, fingerprint: Fingerprint, options: ClaimOptions): Promise<ClaimResult> {
     // Fail closed after a loss (onStoreLoss: refuse): a key that executed before may look new now.
-    if (this.#marker?.refusing) throw new StoreUnavailableError('idempotency store lost its records; the loss is not acknowledged');
+    const marker = this.#marker;
+    if (marker?.refusing) throw new StoreUnavailableError('idempotency store lost its records; the loss is not acknowledged');
+    // A Redis that came back empty is noticed before the first claim on it (store-marker.ts).
+    if (marker && !marker.verified && !(await marker.whenVerified(this.#timeoutMs))) {
+      throw new StoreUnavailableError('idempotency store not verified since it reconnected');
+    }
     const token = randomUUID();
     const args = [fingerprint.method, fingerprint.target, fingerprint.bodySha256, token, ms(options.ttlMs), ms(options.leaseMs)];
     const keys = this.#keys(tenant, key);
     let abandoned = false;
-    const reply = await this.#run(() => this.#eval(SCRIPTS.claim, keys, args, () => !abandoned), () => {
+    const send = (): Promise<unknown> => marker && !marker.verified
+      // reconnected while this claim waited for the connection: never sent on an unverified one
+      ? Promise.reject(new StoreUnavailableError('idempotency store reconnected; not verified yet'))
+      : this.#eval(SCRIPTS.claim, keys, args, () => !abandoned);
+    const reply = await this.#run(send, () => {
       // The claim may still run (or have run) on the server: undo it so the key is not left in flight
       // with an owner that already answered 503, retried until Redis confirms (claim-undos.ts).
       abandoned = true;

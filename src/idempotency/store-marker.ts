@@ -4,7 +4,9 @@
 // `onStoreLoss: refuse`, written back as `lost:<since>` so every replica (also one started later) refuses
 // keyed requests until an operator acknowledges (a fresh `ok:` epoch) or the ttl has passed since the
 // loss; with `continue` a fresh epoch is written at once. Needs one replica running across the loss: an
-// empty Redis with no marker at start is taken for a new store.
+// empty Redis with no marker at start is taken for a new store. After every (re)connection claims wait
+// until the marker was read on the new connection (within the store's deadline), so a Redis that came
+// back empty is noticed before the first claim on it, not at the next poll.
 
 /** The marker's three operations, each within the store's deadline (rejects when the store does not answer). */
 export interface MarkerBackend {
@@ -31,6 +33,13 @@ export class StoreMarker {
   #epoch = '';
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
+  /** a poll was asked for while one was running: run another when it ends */
+  #again = false;
+  // Connections to the store, counted: a claim is sent only once the marker was read on the current one
+  // and showed no loss. A Redis that restarted empty is new connection; the marker is read on it first.
+  #connection = 0;
+  #verifiedConnection = -1;
+  #whenVerified: Array<() => void> = [];
 
   constructor(
     private readonly backend: MarkerBackend,
@@ -40,6 +49,33 @@ export class StoreMarker {
   /** Keyed requests are refused: a loss not acknowledged yet. */
   get refusing(): boolean {
     return this.#state === 'lost';
+  }
+
+  /** The marker was read on the current connection and showed no loss: a claim may be sent on it. */
+  get verified(): boolean {
+    return this.#verifiedConnection === this.#connection && this.#state === 'ok';
+  }
+
+  /** The store connection was (re)established: claims wait for the marker to be read on it. */
+  reconnected(): void {
+    this.#connection++;
+    void this.poll();
+  }
+
+  /** Resolves true once verified, false after `timeoutMs` (the caller answers 503). */
+  whenVerified(timeoutMs: number): Promise<boolean> {
+    if (this.verified) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(this.verified);
+      };
+      const timer = setTimeout(() => {
+        this.#whenVerified = this.#whenVerified.filter((w) => w !== done);
+        resolve(false);
+      }, timeoutMs);
+      this.#whenVerified.push(done);
+    });
   }
 
   start(): void {
@@ -54,17 +90,27 @@ export class StoreMarker {
 
   /** The operator's acknowledgement: a fresh epoch; every replica resumes at its next poll. */
   async acknowledge(): Promise<void> {
+    const connection = this.#connection;
     const epoch = freshEpoch();
     await this.backend.set(epoch);
     this.#adopt(epoch);
+    if (connection === this.#connection) this.#verify(connection);
   }
 
   /** One look at the marker; a store that does not answer changes nothing (that is not a loss). */
   async poll(): Promise<void> {
-    if (this.#polling) return;
+    if (this.#polling) {
+      this.#again = true;
+      return;
+    }
     this.#polling = true;
     try {
-      await this.#check(await this.backend.get());
+      do {
+        this.#again = false;
+        const connection = this.#connection;
+        await this.#check(await this.backend.get());
+        if (this.#state === 'ok' && connection === this.#connection) this.#verify(connection);
+      } while (this.#again);
     } catch {
       // unreachable or slow: the requests themselves get 503 for that
     } finally {
@@ -72,11 +118,19 @@ export class StoreMarker {
     }
   }
 
+  #verify(connection: number): void {
+    this.#verifiedConnection = connection;
+    const waiting = this.#whenVerified;
+    this.#whenVerified = [];
+    for (const done of waiting) done();
+  }
+
   async #check(value: string | null): Promise<void> {
     if (value === null) {
       if (this.#state === 'unknown') {
         await this.backend.create(freshEpoch());
-        return; // adopted at the next poll, whichever replica's create won
+        this.#again = true; // adopted at the next poll (at once), whichever replica's create won
+        return;
       }
       if (this.#state === 'ok') return this.#lost(Date.now());
       return this.backend.set(`lost:${this.#lostSince()}`); // lost again while lost: keep refusing

@@ -31,7 +31,8 @@ const losses = async (p: SpawnedProxy): Promise<number> => {
   return Number(/^custody_proxy_idempotency_store_losses_total (\d+)/m.exec(text)?.[1] ?? NaN);
 };
 
-async function lossScenario(t: Test, redis: PrivateRedis, mode: 'refuse' | 'continue') {
+/** `settle: false` returns as soon as the restarted Redis answers, before the loss was necessarily seen. */
+async function lossScenario(t: Test, redis: PrivateRedis, mode: 'refuse' | 'continue', { settle = true } = {}) {
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());
   const scratch = mkdtempSync(path.join(tmpdir(), 'custody-proxy-loss-'));
@@ -54,6 +55,7 @@ async function lossScenario(t: Test, redis: PrivateRedis, mode: 'refuse' | 'cont
   await redis.stop();
   await redis.start();
   const restartedAt = Date.now();
+  if (!settle) return { upstream, proxy, done, prefix, scratch };
   await waitFor(async () => (await losses(proxy)) === 1, 5000, 'the loss to be counted');
   t.ok(Date.now() - restartedAt < 2000, `noticed within about a second (${Date.now() - restartedAt} ms)`);
   t.ok(proxy.logLines().some((l) => (l['level'] === 'error' || l['level'] === 50) && String(l['msg']).includes('idempotency store lost its records')), 'logged at error');
@@ -81,6 +83,18 @@ if (!redisServerInstalled()) {
     await waitFor(async () => (await call(proxy.url, keyed(fresh))).status === 200, 5000, 'keyed requests to resume');
     t.equal(executions(upstream.requests, fresh), 1, 'a new key executes once after the acknowledgement');
     t.equal(await losses(proxy), 1, 'one loss counted');
+  });
+
+  t.test('refuse: a retry sent the moment the empty Redis answers is refused, never executed again', async (t) => {
+    const { upstream, proxy, done } = await lossScenario(t, redis, 'refuse', { settle: false });
+    // Retries back to back while the proxy reconnects and reads the marker: without the check on each
+    // new connection, one lands between the reconnection and the next poll and executes again.
+    const statuses = new Set<number>();
+    for (const until = Date.now() + 3000; Date.now() < until && executions(upstream.requests, done) === 1;) {
+      statuses.add((await call(proxy.url, keyed(done))).status);
+    }
+    t.same([...statuses], [503], 'every retry refused');
+    t.equal(executions(upstream.requests, done), 1, 'the completed key is not executed again');
   });
 
   t.test('refuse: `custody-proxy store ack-loss --config FILE` acknowledges for every replica', async (t) => {

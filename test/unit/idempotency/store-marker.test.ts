@@ -89,3 +89,28 @@ t.test('an epoch that changed between two polls is a loss this replica missed', 
   t.same(seen, ['refuse'], 'counted');
   t.notOk(m.refusing, 'but already acknowledged (or continued) by whoever wrote it');
 });
+
+t.test('after a reconnection claims wait until the marker was read on the new connection', async (t) => {
+  const b = backend();
+  const { m } = await started(b, 'refuse');
+  t.ok(m.verified, 'verified once the marker was read');
+  b.down = true;
+  m.reconnected();
+  t.notOk(m.verified, 'a new connection is not verified yet');
+  t.equal(await m.whenVerified(50), false, 'a store that does not answer: not verified within the deadline');
+  b.down = false;
+  const waiting = m.whenVerified(5000);
+  await m.poll();
+  t.equal(await waiting, true, 'verified by the next read');
+  t.ok(m.verified);
+});
+
+t.test('a Redis that came back empty is a loss before any claim on it', async (t) => {
+  const b = backend();
+  const { m, seen } = await started(b, 'refuse');
+  b.value = null; // restarted without persistence
+  m.reconnected(); // polls at once
+  t.equal(await m.whenVerified(200), false, 'never verified');
+  t.ok(m.refusing, 'refusing');
+  t.same(seen, ['refuse'], 'the loss counted');
+});
