@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { ProblemsError, formatIssues, substituteEnv, yamlProblems } from './problems.js';
+import { topologyProblems } from './redis-topology.js';
 
 export interface ProxyConfig extends ParsedConfig {
   /** absolute path of the config file */
@@ -31,6 +32,7 @@ export function buildConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv =
   // Checked on the input: zod skips object refinements once any field in them fails.
   const creds = (substituted as { credentials?: { file?: unknown; url?: unknown } }).credentials;
   if (creds?.file !== undefined && creds.url !== undefined) problems.push('credentials: set either file or url, not both');
+  problems.push(...topologyProblems((substituted as { idempotency?: { redis?: unknown } }).idempotency?.redis));
   if (problems.length > 0 || !result.success) throw new ProblemsError('config', file, problems);
   const dir = path.dirname(file);
   const c = result.data;

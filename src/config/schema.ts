@@ -6,6 +6,7 @@ import { parseDuration, parseSize } from './units.js';
 import { parseListen } from './listen.js';
 import { parseCidr } from '../net/ip-match.js';
 import { showValue } from './problems.js';
+import { redisSchema } from './redis-topology.js';
 
 
 const duration = z.string().transform((text, ctx) => {
@@ -89,12 +90,7 @@ export const configSchema = z.strictObject({
   idempotency: z
     .strictObject({
       store: z.enum(['memory', 'redis']).prefault('memory'),
-      redis: z
-        .strictObject({
-          url: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' }).prefault('redis://127.0.0.1:6379'),
-          keyPrefix: z.string().prefault('custody-proxy:'),
-        })
-        .prefault({}),
+      redis: redisSchema,
       ttl: positiveDuration.prefault('24h'),
       // How long a dead owner's in-flight record blocks duplicates before they get 502 OUTCOME_UNKNOWN.
       lease: positiveDuration.prefault('10s'),

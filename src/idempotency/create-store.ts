@@ -21,7 +21,7 @@ export async function createStore(config: ParsedConfig['idempotency'], logger: L
           : 'idempotency store lost its records: continuing (onStoreLoss: continue); retries of earlier keys may execute again',
       );
     };
-    return new RedisStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, loss: { mode, ttlMs: config.ttl, onLoss } });
+    return new RedisStore({ ...config.redis, loss: { mode, ttlMs: config.ttl, onLoss } });
   }
   logger.warn(
     'idempotency store is memory: duplicates are caught only within this one process; use store: redis when running more than one replica',

@@ -2,22 +2,27 @@
 // and restarts. Each operation is one Lua script over a record hash and its lease key, which share a
 // hash tag so they live in one Redis Cluster slot. Fails closed: an error, a lost connection or an
 // answer slower than commandTimeoutMs rejects with StoreUnavailableError (the stage answers 503).
+// One server, Sentinel or Cluster (redis-connection.ts); with waitReplicas a claim, completion or
+// release is also WAITed for on that many replicas, so a failover cannot forget it (SPEC §9 rev 2).
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { sha256Hex } from './fingerprint.js';
 import { parseClaimReply, SCRIPTS, type Script } from './redis-scripts.js';
 import { StoreUnavailableError } from './store.js';
 import { ClaimUndos } from './claim-undos.js';
 import { StoreMarker, freshEpoch, type MarkerBackend, type MarkerOptions } from './store-marker.js';
+import { connectRedis, evalAndWait, notEnough, type RedisClient, type RedisTopology } from './redis-connection.js';
 import type { ClaimOptions, ClaimResult, Completion, Fingerprint, IdempotencyStore } from './store.js';
 
-export interface RedisStoreOptions {
-  /** redis:// or rediss:// URL */
-  readonly url: string;
+/** Where Redis is: `{ url }` (redis:// or rediss://), `{ sentinels, name }` or `{ cluster }`, and the settings. */
+export type RedisStoreOptions = RedisTopology & RedisStoreSettings;
+
+export interface RedisStoreSettings {
   /** prepended to every key, e.g. "custody-proxy:" */
   readonly keyPrefix: string;
   /** budget for a whole operation, waiting for a connection included; default 1000 (SPEC §9) */
   readonly commandTimeoutMs?: number;
+  /** replicas that must have a claim, completion or release (WAIT) before it counts; default 0 */
+  readonly waitReplicas?: number;
   /** watch for store loss (store-marker.ts); absent: no watching (the ack-loss command) */
   readonly loss?: MarkerOptions;
 }
@@ -35,10 +40,11 @@ interface Waiter { start(): void; abort(err: StoreUnavailableError): void }
 
 export class RedisStore implements IdempotencyStore {
   readonly kind = 'redis';
-  readonly #client: Redis;
+  readonly #client: RedisClient;
   readonly #scripts: BufferScripting;
   readonly #prefix: string;
   readonly #timeoutMs: number;
+  readonly #waitReplicas: number;
   readonly #waiters = new Set<Waiter>();
   readonly #undos: ClaimUndos;
   readonly #markerKey: string;
@@ -49,25 +55,13 @@ export class RedisStore implements IdempotencyStore {
     this.#prefix = options.keyPrefix;
     this.#markerKey = `${options.keyPrefix}marker`;
     this.#timeoutMs = options.commandTimeoutMs ?? 1000;
-    this.#client = new Redis(options.url, {
-      // Never queue while disconnected: a queued claim could run long after we answered 503, leaving
-      // a record nobody owns. #run waits for 'ready' itself, within the same deadline.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: this.#timeoutMs,
-      // A connection that stops answering is torn down and reconnected instead of timing out forever.
-      socketTimeout: this.#timeoutMs * 2,
-      connectTimeout: Math.max(this.#timeoutMs, 1000),
-      retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
-      // Commands issued in one event-loop turn go out in one write (and their replies come back in one
-      // read): a keyed POST costs two scripts, and a write per script was most of their cost.
-      enableAutoPipelining: true,
-      protocol: 2,
-    });
+    this.#waitReplicas = options.waitReplicas ?? 0;
+    this.#client = connectRedis(options, this.#timeoutMs);
     const client = this.#client as unknown as BufferScripting;
     this.#scripts = { evalshaBuffer: client.evalshaBuffer.bind(client), evalBuffer: client.evalBuffer.bind(client) };
-    // Sent as EVAL, never EVALSHA: a Redis that just restarted may not hold the script.
+    // Sent as EVAL, never EVALSHA: a Redis that just restarted may not hold the script. Not WAITed
+    // for: an undo is retried until the master confirms it, and a WAIT that cannot be met would hold
+    // the connection on every retry (a failover that loses it leaves a 409-then-502 key, never a rerun).
     this.#undos = new ClaimUndos(
       (u) => this.#scripts.evalBuffer(SCRIPTS.release.lua, 2, ...u.keys, u.token),
       () => !this.#closed && this.#client.status === 'ready',
@@ -105,10 +99,12 @@ export class RedisStore implements IdempotencyStore {
     const args = [fingerprint.method, fingerprint.target, fingerprint.bodySha256, token, ms(options.ttlMs), ms(options.leaseMs)];
     const keys = this.#keys(tenant, key);
     let abandoned = false;
-    const send = (): Promise<unknown> => marker && !marker.verified
+    // Only a claim that claimed must be on the replicas: a replay or a conflict changed nothing.
+    const claimed = (reply: unknown): boolean => parseClaimReply(reply, token).kind === 'claimed';
+    const send = (deadline: number): Promise<unknown> => marker && !marker.verified
       // reconnected while this claim waited for the connection: never sent on an unverified one
       ? Promise.reject(new StoreUnavailableError('idempotency store reconnected; not verified yet'))
-      : this.#eval(SCRIPTS.claim, keys, args, () => !abandoned);
+      : this.#write(SCRIPTS.claim, keys, args, deadline, claimed, () => !abandoned);
     const reply = await this.#run(send, () => {
       // The claim may still run (or have run) on the server: undo it so the key is not left in flight
       // with an owner that already answered 503, retried until Redis confirms (claim-undos.ts).
@@ -124,16 +120,16 @@ export class RedisStore implements IdempotencyStore {
 
   async complete(tenant: string, key: string, token: string, completion: Completion): Promise<boolean> {
     const fields = completionFields(completion);
-    return (await this.#run(() => this.#eval(SCRIPTS.complete, this.#keys(tenant, key), [token, ...fields]))) === 1;
+    return (await this.#run((deadline) => this.#write(SCRIPTS.complete, this.#keys(tenant, key), [token, ...fields], deadline))) === 1;
   }
 
   async completeLate(tenant: string, key: string, token: string, completion: Completion | undefined): Promise<boolean> {
     const fields = completion ? completionFields(completion) : ['', '', '', '', ''];
-    return (await this.#run(() => this.#eval(SCRIPTS.completeLate, this.#keys(tenant, key), [token, ...fields]))) === 1;
+    return (await this.#run((deadline) => this.#write(SCRIPTS.completeLate, this.#keys(tenant, key), [token, ...fields], deadline))) === 1;
   }
 
   async release(tenant: string, key: string, token: string): Promise<boolean> {
-    return (await this.#run(() => this.#eval(SCRIPTS.release, this.#keys(tenant, key), [token]))) === 1;
+    return (await this.#run((deadline) => this.#write(SCRIPTS.release, this.#keys(tenant, key), [token], deadline))) === 1;
   }
 
   async ping(): Promise<void> {
@@ -197,12 +193,28 @@ export class RedisStore implements IdempotencyStore {
     }
   }
 
+  /**
+   * #eval, then with waitReplicas a WAIT on the same connection until the deadline. Too few replicas
+   * is a failure for a write that `changed` the record (a settle always counts: a retry after a failed
+   * WAIT finds nothing to change and must still see the replicas have it).
+   */
+  async #write(s: Script, keys: [string, string], args: Arg[], deadline: number, changed: (reply: unknown) => boolean = () => true, mayRetry: () => boolean = () => true): Promise<unknown> {
+    const n = this.#waitReplicas;
+    if (n === 0) return this.#eval(s, keys, args, mayRetry);
+    // The reply must still arrive before the deadline.
+    const waitMs = deadline - Date.now() - 50;
+    const { reply, acked } = await evalAndWait(this.#client, { sha: s.sha, lua: s.lua, keys, args }, n, waitMs, mayRetry);
+    if (acked < n && changed(reply)) throw notEnough(acked, n);
+    return reply;
+  }
+
   /** Runs op once the client is ready, all within the deadline; onAbandoned when op was sent but failed. */
-  #run<T>(op: () => Promise<T>, onAbandoned?: () => void): Promise<T> {
+  #run<T>(op: (deadline: number) => Promise<T>, onAbandoned?: () => void): Promise<T> {
     const status = this.#client.status;
     if (this.#closed || status === 'reconnecting' || status === 'close' || status === 'end') {
       return Promise.reject(new StoreUnavailableError(`idempotency store is not connected (${this.#closed ? 'closed' : status})`));
     }
+    const deadline = Date.now() + this.#timeoutMs;
     return new Promise<T>((resolve, reject) => {
       let sent = false;
       let settled = false;
@@ -222,7 +234,7 @@ export class RedisStore implements IdempotencyStore {
         start: () => {
           this.#waiters.delete(waiter);
           sent = true;
-          Promise.resolve().then(op).then((value) => settle() && resolve(value), fail);
+          Promise.resolve(deadline).then(op).then((value) => settle() && resolve(value), fail);
         },
         abort: fail,
       };

@@ -28,7 +28,8 @@ export async function runStore(args: string[]): Promise<number> {
     return 1;
   }
   const { RedisStore } = await import('./redis-store.js');
-  const store = new RedisStore({ url: idem.redis.url, keyPrefix: idem.redis.keyPrefix, commandTimeoutMs: 5000 });
+  // No WAIT: the marker is not a claim, and an operator's acknowledgement should not hang on a replica.
+  const store = new RedisStore({ ...idem.redis, waitReplicas: 0, commandTimeoutMs: 5000 });
   try {
     await store.ackLoss();
     process.stdout.write(`acknowledged: idempotency store loss (${idem.redis.keyPrefix}); keyed requests resume within a second\n`);

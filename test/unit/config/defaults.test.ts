@@ -29,7 +29,7 @@ t.test('an empty document yields every §3 default', async (t) => {
     t.equal(c.credentials.file, path.join(DIR, 'credentials.yaml'), `${label}: credentials.file next to the config`);
     t.equal(c.credentials.url, undefined, `${label}: credentials.url absent`);
     t.equal(c.idempotency.store, 'memory', `${label}: idempotency.store`);
-    t.same(c.idempotency.redis, { url: 'redis://127.0.0.1:6379', keyPrefix: 'custody-proxy:' }, `${label}: idempotency.redis`);
+    t.same(c.idempotency.redis, { url: 'redis://127.0.0.1:6379', keyPrefix: 'custody-proxy:', waitReplicas: 0 }, `${label}: idempotency.redis`);
     t.equal(c.idempotency.ttl, 24 * 60 * 60 * 1000, `${label}: idempotency.ttl 24h`);
     t.equal(c.idempotency.lateResponseWindow, 5 * 60 * 1000, `${label}: idempotency.lateResponseWindow 5m`);
     t.same(c.idempotency.methods, ['POST', 'PUT', 'PATCH'], `${label}: idempotency.methods`);
@@ -49,7 +49,7 @@ t.test('empty sections get their defaults too', async (t) => {
   t.equal(c.upstream.timeout, 30_000);
   t.equal(c.upstream.connectTimeout, 5_000);
   t.equal(c.credentials.file, path.join(DIR, 'credentials.yaml'));
-  t.same(c.idempotency.redis, { url: 'redis://127.0.0.1:6379', keyPrefix: 'custody-proxy:' });
+  t.same(c.idempotency.redis, { url: 'redis://127.0.0.1:6379', keyPrefix: 'custody-proxy:', waitReplicas: 0 });
   t.equal(c.idempotency.ttl, 86_400_000);
   t.equal(c.logging.level, 'info');
 });
@@ -60,7 +60,7 @@ t.test('a setting overrides only its own default', async (t) => {
   t.equal(c.upstream.connectTimeout, 5_000, 'sibling keeps its default');
   t.equal(c.upstream.url.href, 'http://127.0.0.1:3000/', 'sibling keeps its default');
   t.equal(c.idempotency.store, 'redis');
-  t.same(c.idempotency.redis, { url: 'redis://127.0.0.1:6379', keyPrefix: 'custody-proxy:' });
+  t.same(c.idempotency.redis, { url: 'redis://127.0.0.1:6379', keyPrefix: 'custody-proxy:', waitReplicas: 0 });
   t.same(c.idempotency.methods, ['POST', 'PUT', 'PATCH']);
 });
 
