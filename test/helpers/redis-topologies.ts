@@ -1,0 +1,174 @@
+// Redis topologies for the tests (SPEC §9 rev 2): redis-server children on free 127.0.0.1 ports, no
+// persistence, each in its own temp folder (removed at teardown) and ended by its PID only. A Sentinel
+// group (one master, one replica, sentinels with quorum 1 and short timeouts, so a SIGKILLed master is
+// failed over within a few seconds) and a Cluster of masters (built with `redis-cli --cluster create`),
+// optionally with a replica for one of them.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Test } from 'tap';
+import { Redis } from 'ioredis';
+import { running, stopChild, track } from './processes.js';
+import { freePort, waitFor } from './waits.js';
+
+const run = promisify(execFile);
+
+export interface RedisNodeProcess {
+  readonly port: number;
+  /** `127.0.0.1:<port>` */
+  readonly address: string;
+  readonly pid: number;
+  /** a plain client for inspecting and steering this node (closed at teardown) */
+  readonly client: Redis;
+  /** signal by PID and wait for the exit (bounded) */
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+/** One field of INFO's `name:value` lines. */
+export async function infoField(client: Redis, section: string, name: string): Promise<string | undefined> {
+  const text = await client.info(section);
+  return new RegExp(`^${name}:(.*)$`, 'm').exec(text)?.[1]?.trim();
+}
+
+function plainClient(t: Test, port: number): Redis {
+  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1000, retryStrategy: () => 200 });
+  client.on('error', () => {});
+  t.teardown(() => client.disconnect());
+  return client;
+}
+
+/** A fresh connection's PING (a client that failed to connect once is not asked again). */
+async function answers(port: number): Promise<boolean> {
+  const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 500, retryStrategy: () => null });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/**
+ * Starts `redis-server` (or `redis-server CONF --sentinel` when `sentinelConf` is given) on a free port
+ * with `args`; resolves once it answers PING. Killed by PID and its folder removed at t's teardown.
+ */
+export async function startRedisNode(t: Test, args: (dir: string) => string[] = () => [], sentinelConf?: (port: number) => string): Promise<RedisNodeProcess> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), 'custody-proxy-topo-'));
+  let argv = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args(dir)];
+  if (sentinelConf) {
+    // Sentinel rewrites its config file, so it must be a writable file of its own.
+    const conf = path.join(dir, 'sentinel.conf');
+    writeFileSync(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\n${sentinelConf(port)}`);
+    argv = [conf, '--sentinel'];
+  }
+  const child: ChildProcess = spawn('redis-server', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (child.pid === undefined) throw new Error('redis-server did not start');
+  const pid = child.pid;
+  void track(child, pid);
+  t.teardown(async () => {
+    if (running(child)) await stopChild(child, 'SIGKILL', 10_000).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const client = plainClient(t, port);
+  await waitFor(async () => {
+    if (!running(child)) throw new Error(`redis-server exited: ${stderr}`);
+    return answers(port);
+  }, 15_000, `redis-server on port ${port}`, 50);
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    pid,
+    client,
+    kill: async (signal) => {
+      if (running(child)) await stopChild(child, signal, 10_000);
+    },
+  };
+}
+
+export interface SentinelGroup {
+  readonly name: string;
+  readonly master: RedisNodeProcess;
+  readonly replica: RedisNodeProcess;
+  readonly sentinels: readonly RedisNodeProcess[];
+  /** the master's address as the first sentinel reports it */
+  masterAddress(): Promise<string>;
+}
+
+/** One master, one replica (link up) and `count` sentinels that see both; quorum 1, 500 ms down-after. */
+export async function startSentinelGroup(t: Test, count = 1): Promise<SentinelGroup> {
+  const name = 'custody-test-master';
+  const master = await startRedisNode(t);
+  const replica = await startRedisNode(t, () => ['--replicaof', '127.0.0.1', String(master.port)]);
+  await waitFor(async () => (await infoField(replica.client, 'replication', 'master_link_status')) === 'up', 15_000, 'the replica to sync');
+  const conf = [
+    `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
+    `sentinel down-after-milliseconds ${name} 500`,
+    `sentinel failover-timeout ${name} 3000`,
+    `sentinel parallel-syncs ${name} 1`,
+    '',
+  ].join('\n');
+  const sentinels: RedisNodeProcess[] = [];
+  for (let i = 0; i < count; i++) sentinels.push(await startRedisNode(t, undefined, () => conf));
+  // A sentinel learns of the replica from the master's INFO; a failover needs it known and healthy.
+  for (const s of sentinels) {
+    await waitFor(async () => {
+      const replicas = (await s.client.call('SENTINEL', 'REPLICAS', name)) as unknown[];
+      return Array.isArray(replicas) && replicas.some((r) => Array.isArray(r) && r.includes(String(replica.port)) && r.includes('slave'));
+    }, 15_000, 'the sentinels to see the replica', 100);
+  }
+  const masterAddress = async (): Promise<string> => {
+    const addr = (await sentinels[0]?.client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[] | null;
+    return addr ? `${addr[0]}:${addr[1]}` : '';
+  };
+  return { name, master, replica, sentinels, masterAddress };
+}
+
+export interface RedisClusterNodes {
+  readonly masters: readonly RedisNodeProcess[];
+  /** which master holds the key's slot */
+  masterOf(key: string): Promise<RedisNodeProcess>;
+}
+
+const clusterArgs = (dir: string): string[] => ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000'];
+
+async function clusterOk(nodes: readonly RedisNodeProcess[]): Promise<boolean> {
+  for (const n of nodes) {
+    if ((await n.client.cluster('INFO')).includes('cluster_state:ok') === false) return false;
+  }
+  return true;
+}
+
+/** `count` (at least 3) masters sharing the 16384 slots, no replicas; resolves once every node says ok. */
+export async function startRedisCluster(t: Test, count = 3): Promise<RedisClusterNodes> {
+  const masters: RedisNodeProcess[] = [];
+  for (let i = 0; i < count; i++) masters.push(await startRedisNode(t, clusterArgs));
+  await run('redis-cli', ['--cluster', 'create', ...masters.map((m) => m.address), '--cluster-yes'], { timeout: 30_000 });
+  await waitFor(() => clusterOk(masters), 15_000, 'the cluster to be ok', 100);
+  const masterOf = async (key: string): Promise<RedisNodeProcess> => {
+    const slot = Number(await masters[0]?.client.cluster('KEYSLOT', key));
+    const ranges = (await masters[0]?.client.cluster('SLOTS')) ?? [];
+    const port = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1];
+    const master = masters.find((m) => m.port === port);
+    if (!master) throw new Error(`no master for slot ${slot}`);
+    return master;
+  };
+  return { masters, masterOf };
+}
+
+/** A cluster replica of `master` (replication link up, known to the cluster). */
+export async function addClusterReplica(t: Test, cluster: RedisClusterNodes, master: RedisNodeProcess): Promise<RedisNodeProcess> {
+  const replica = await startRedisNode(t, clusterArgs);
+  const id = String(await master.client.cluster('MYID'));
+  await run('redis-cli', ['--cluster', 'add-node', replica.address, master.address, '--cluster-slave', '--cluster-master-id', id], { timeout: 30_000 });
+  await waitFor(async () => (await infoField(replica.client, 'replication', 'master_link_status')) === 'up', 15_000, 'the cluster replica to sync', 100);
+  await waitFor(() => clusterOk([...cluster.masters, replica]), 15_000, 'the cluster to be ok with the replica', 100);
+  return replica;
+}
