@@ -1,6 +1,6 @@
 // Redis topologies for the tests (SPEC §9 rev 2): redis-server children on free 127.0.0.1 ports, no
 // persistence, each in its own temp folder (removed at teardown) and ended by its PID only. A Sentinel
-// group (one master, one replica, sentinels with quorum 1 and short timeouts, so a SIGKILLed master is
+// group (one master, replicas, sentinels with quorum 1 and short timeouts, so a SIGKILLed master is
 // failed over within a few seconds) and a Cluster of masters (built with `redis-cli --cluster create`),
 // optionally with a replica for one of them.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -60,7 +60,8 @@ async function answers(port: number): Promise<boolean> {
 export async function startRedisNode(t: Test, args: (dir: string) => string[] = () => [], sentinelConf?: (port: number) => string): Promise<RedisNodeProcess> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'custody-proxy-topo-'));
-  let argv = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args(dir)];
+  // A replica's first sync starts at once (by default a master waits 5 s for more replicas to join it).
+  let argv = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--repl-diskless-sync-delay', '0', ...args(dir)];
   if (sentinelConf) {
     // Sentinel rewrites its config file, so it must be a writable file of its own.
     const conf = path.join(dir, 'sentinel.conf');
@@ -96,39 +97,47 @@ export async function startRedisNode(t: Test, args: (dir: string) => string[] = 
 export interface SentinelGroup {
   readonly name: string;
   readonly master: RedisNodeProcess;
-  readonly replica: RedisNodeProcess;
+  readonly replicas: readonly RedisNodeProcess[];
   readonly sentinels: readonly RedisNodeProcess[];
-  /** the master's address as the first sentinel reports it */
+  /** the master's address (`host:port`) as the first sentinel reports it */
   masterAddress(): Promise<string>;
 }
 
-/** One master, one replica (link up) and `count` sentinels that see both; quorum 1, 500 ms down-after. */
-export async function startSentinelGroup(t: Test, count = 1): Promise<SentinelGroup> {
+/**
+ * One master, `replicaCount` replicas (links up) and `sentinelCount` sentinels that see them all; quorum
+ * 1, 500 ms down-after. Two replicas by default: after a failover the new master still has one, which
+ * `waitReplicas: 1` needs.
+ */
+export async function startSentinelGroup(t: Test, replicaCount = 2, sentinelCount = 1): Promise<SentinelGroup> {
   const name = 'custody-test-master';
   const master = await startRedisNode(t);
-  const replica = await startRedisNode(t, () => ['--replicaof', '127.0.0.1', String(master.port)]);
-  await waitFor(async () => (await infoField(replica.client, 'replication', 'master_link_status')) === 'up', 15_000, 'the replica to sync');
+  const replicas: RedisNodeProcess[] = [];
+  for (let i = 0; i < replicaCount; i++) {
+    const replica = await startRedisNode(t, () => ['--replicaof', '127.0.0.1', String(master.port)]);
+    await waitFor(async () => (await infoField(replica.client, 'replication', 'master_link_status')) === 'up', 15_000, 'the replica to sync');
+    replicas.push(replica);
+  }
   const conf = [
     `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
     `sentinel down-after-milliseconds ${name} 500`,
     `sentinel failover-timeout ${name} 3000`,
-    `sentinel parallel-syncs ${name} 1`,
+    `sentinel parallel-syncs ${name} ${Math.max(1, replicaCount)}`,
     '',
   ].join('\n');
   const sentinels: RedisNodeProcess[] = [];
-  for (let i = 0; i < count; i++) sentinels.push(await startRedisNode(t, undefined, () => conf));
-  // A sentinel learns of the replica from the master's INFO; a failover needs it known and healthy.
+  for (let i = 0; i < sentinelCount; i++) sentinels.push(await startRedisNode(t, undefined, () => conf));
+  // A sentinel learns of the replicas from the master's INFO; a failover needs them known and healthy.
   for (const s of sentinels) {
     await waitFor(async () => {
-      const replicas = (await s.client.call('SENTINEL', 'REPLICAS', name)) as unknown[];
-      return Array.isArray(replicas) && replicas.some((r) => Array.isArray(r) && r.includes(String(replica.port)) && r.includes('slave'));
-    }, 15_000, 'the sentinels to see the replica', 100);
+      const known = (await s.client.call('SENTINEL', 'REPLICAS', name)) as unknown[];
+      return replicas.every((r) => known.some((k) => Array.isArray(k) && k.includes(String(r.port)) && k.includes('slave')));
+    }, 15_000, 'the sentinels to see the replicas', 100);
   }
   const masterAddress = async (): Promise<string> => {
     const addr = (await sentinels[0]?.client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[] | null;
     return addr ? `${addr[0]}:${addr[1]}` : '';
   };
-  return { name, master, replica, sentinels, masterAddress };
+  return { name, master, replicas, sentinels, masterAddress };
 }
 
 export interface RedisClusterNodes {
