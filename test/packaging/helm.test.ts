@@ -192,6 +192,51 @@ function main(): void {
     t.doesNotThrow(() => buildConfig(parse(text), '/etc/custody-proxy/config/custody-proxy.yaml', {}), 'valid without any env');
   });
 
+  t.test('Sentinel and Cluster topologies render without the Redis secret; waitReplicas is passed on', async (t) => {
+    const configOf = (values: Obj): ReturnType<typeof buildConfig> => {
+      const file = path.join(dir, 'topology.yaml');
+      writeFileSync(file, JSON.stringify({ redis: { existingSecret: '' }, proxy: { config: { idempotency: values } } }));
+      const cm = render([file]).find((d) => d['kind'] === 'ConfigMap') as unknown as IConfigMap | undefined;
+      const text = cm?.data?.['custody-proxy.yaml'] ?? '';
+      t.notMatch(text, /CUSTODY_PROXY_REDIS_URL/, 'no Redis URL from a Secret');
+      return buildConfig(parse(text), '/etc/custody-proxy/config/custody-proxy.yaml', {});
+    };
+    const sentinel = configOf({ redis: { sentinels: ['sentinel-0.redis:26379', 'sentinel-1.redis:26379'], name: 'mymaster', waitReplicas: 1 } }).idempotency.redis;
+    t.same(sentinel, {
+      sentinels: [{ host: 'sentinel-0.redis', port: 26379 }, { host: 'sentinel-1.redis', port: 26379 }],
+      name: 'mymaster',
+      keyPrefix: 'custody-proxy:',
+      waitReplicas: 1,
+    });
+    const cluster = configOf({ redis: { cluster: ['redis-0.redis:6379'] } }).idempotency.redis;
+    t.same(cluster, { cluster: [{ host: 'redis-0.redis', port: 6379 }], keyPrefix: 'custody-proxy:', waitReplicas: 0 });
+    for (const [values, message] of [
+      [{ redis: { sentinels: ['s:26379'] } }, /name is required with sentinels/],
+      [{ redis: { sentinels: ['s:26379'], name: 'm', cluster: ['c:6379'] } }, /not both/],
+    ] as const) {
+      const file = path.join(dir, 'bad-topology.yaml');
+      writeFileSync(file, JSON.stringify({ proxy: { config: { idempotency: values } } }));
+      const r = spawnSync(bin, [chart, file], { encoding: 'utf8', timeout: 30_000 });
+      t.not(r.status, 0, 'render fails');
+      t.match(r.stderr, message);
+    }
+    const schema: unknown = JSON.parse(readFileSync(path.join(chart, 'values.schema.json'), 'utf8'));
+    if (!isObj(schema)) throw new Error('values.schema.json is not an object');
+    const { $schema: _meta, ...body } = schema;
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(body);
+    const values: unknown = parse(readFileSync(path.join(chart, 'values.yaml'), 'utf8'));
+    if (!isObj(values) || !isObj(values['proxy'])) throw new Error('values.yaml has no proxy');
+    const withRedis = (redis: Obj): Obj => {
+      const proxy = values['proxy'] as Obj;
+      const config = proxy['config'] as Obj;
+      return { ...values, proxy: { ...proxy, config: { ...config, idempotency: { ...(config['idempotency'] as Obj), redis } } } };
+    };
+    t.ok(validate(withRedis({ sentinels: ['[fd00::1]:26379'], name: 'm', waitReplicas: 2 })), JSON.stringify(validate.errors));
+    t.notOk(validate(withRedis({ waitReplicas: -1 })), 'waitReplicas below 0 is rejected');
+    t.notOk(validate(withRedis({ cluster: ['redis://c:6379'] })), 'a node that is not host:port is rejected');
+    t.notOk(validate(withRedis({ url: 'redis://c:6379' })), 'an unknown key is rejected');
+  });
+
   t.test('the config checksum follows the config', async (t) => {
     const checksum = (docs: Obj[]): unknown => {
       const dep = docs.find((d) => d['kind'] === 'Deployment') as unknown as IDeployment | undefined;
