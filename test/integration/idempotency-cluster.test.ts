@@ -97,6 +97,10 @@ async function proxyScenarios(t: Test, cluster: RedisClusterNodes): Promise<void
     await waitFor(async () => (await call(proxy.url, keyed(probe))).status === 200, 5000, 'keyed requests to resume');
     t.equal(executions(upstream.requests, probe), 1, 'the probe executed once, after the acknowledgement');
   });
+
+  await t.test('SIGTERM exits 0: every node connection closes', async (t) => {
+    t.equal((await proxy.kill('SIGTERM', 15_000)).code, 0);
+  });
 }
 
 async function waitRouting(t: Test, cluster: RedisClusterNodes): Promise<void> {

@@ -134,4 +134,7 @@ if (!redisServerInstalled()) {
     startTimeoutMs: 60_000,
   });
   t.test('a Sentinel failover mid-traffic: 200 or 503, never a second execution; replays survive', (t) => failoverScenario(t, group, upstream, proxy));
+  t.test('SIGTERM still exits 0: the Sentinel connections (and their +switch-master subscriptions) close', async (t) => {
+    t.equal((await proxy.kill('SIGTERM', 15_000)).code, 0);
+  });
 }
