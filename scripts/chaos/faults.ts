@@ -129,7 +129,8 @@ async function restartRedis(world: World, log: FaultLog, fault: Fault): Promise<
   const lostAt = Date.now();
   await world.redis.stop('SIGTERM');
   await world.redis.start();
-  log.losses.push({ from: lostAt, to: Date.now() });
+  const emptyAt = Date.now();
+  log.losses.push({ from: lostAt, to: emptyAt });
   const deadline = Date.now() + 5000;
   let seen = 0;
   while (Date.now() < deadline) {
@@ -142,7 +143,8 @@ async function restartRedis(world: World, log: FaultLog, fault: Fault): Promise<
   fault.note = `restart Redis: loss seen by ${seen}/${world.replicas.length} replicas`;
   if (world.options.onStoreLoss !== 'refuse') return;
   await sleep(world.options.ackDelayS * 1000);
-  const reconciled = await world.clients.reconcile(lostAt);
+  // Any operation begun before the empty Redis answered may have executed on the old one.
+  const reconciled = await world.clients.reconcile(emptyAt);
   const replica = world.replicas[0];
   const ack = replica && await request(replica.adminUrl, {
     method: 'POST', path: '/admin/idempotency/ack-loss', headers: [['Authorization', `Bearer ${ADMIN_TOKEN}`]], timeoutMs: 5000,
