@@ -56,17 +56,23 @@ const DETACHED_RESPONSE = Object.freeze({
 /**
  * http-proxy-3 sends `options.buffer` with `.pipe(proxyReq)`. A body already in memory is written in one
  * call, without a Readable and its per-request listeners and ticks. That call stores the request line,
- * so the checked path is set first (onProxyReq comes too late for this request).
+ * so the checked path is set first (onProxyReq comes too late for this request). One stand-in serves
+ * every detached exchange: the stream pass calls pipe() synchronously, so the body and path are handed
+ * over just before (a spread of the options per request cost the copy and, worse, left setupOutgoing
+ * reading a new object shape each time).
  */
-function bufferedBody(body: Buffer, path: string): Stream {
-  return {
-    pipe(destination: http.ClientRequest): http.ClientRequest {
-      destination.path = path;
-      destination.end(body);
-      return destination;
-    },
-  } as unknown as Stream;
-}
+const bufferedBody = {
+  body: undefined as Buffer | undefined,
+  path: '',
+  pipe(destination: http.ClientRequest): http.ClientRequest {
+    const body = bufferedBody.body;
+    if (!body) throw new Error('bufferedBody used outside HttpProxyAdapter.sendDetached');
+    bufferedBody.body = undefined;
+    destination.path = bufferedBody.path;
+    destination.end(body);
+    return destination;
+  },
+};
 
 /**
  * The request body, forwarded with one 'data' and one 'end' listener instead of req.pipe(proxyReq),
@@ -120,10 +126,12 @@ export class HttpProxyAdapter {
   private readonly agent: http.Agent;
   private readonly proxy: ProxyServer;
   private readonly stream: StreamPass;
-  /** what every detached exchange's options start from */
+  /** what the options of both kinds of exchange start from */
   private readonly options: ServerOptions;
   /** the same, with the request body forwarded by streamedBody */
   private readonly streamed: ServerOptions;
+  /** the same, with a body already in memory written by bufferedBody */
+  private readonly buffered: ServerOptions;
   private readonly onStreamError: (err: Error, req: http.IncomingMessage) => void;
 
   constructor(url: URL, events: AdapterEvents) {
@@ -142,6 +150,7 @@ export class HttpProxyAdapter {
       ws: false,
     };
     this.streamed = { ...this.options, buffer: streamedBody as unknown as Stream };
+    this.buffered = { ...this.options, buffer: bufferedBody as unknown as Stream };
     this.proxy = createProxyServer(this.options);
     this.stream = streamPass(this.proxy);
     this.proxy.on('proxyReq', (proxyReq, req) => events.onProxyReq(proxyReq, req));
@@ -164,8 +173,14 @@ export class HttpProxyAdapter {
 
   /** Sends `req` with a body already in memory; nothing the client does aborts it. */
   sendDetached(req: http.IncomingMessage, body: Buffer, path: string): void {
-    const buffered = { ...this.options, buffer: bufferedBody(body, path) };
-    this.stream(req, DETACHED_RESPONSE, buffered, undefined, this.proxy, this.onStreamError);
+    bufferedBody.body = body;
+    bufferedBody.path = path;
+    try {
+      this.stream(req, DETACHED_RESPONSE, this.buffered, undefined, this.proxy, this.onStreamError);
+    } finally {
+      // also when http.request() threw before the body was piped: no body is kept for the next one
+      bufferedBody.body = undefined;
+    }
   }
 
   close(): void {
