@@ -60,7 +60,7 @@ export function relayResponse<T>(proxyRes: http.IncomingMessage, res: http.Serve
   let finish = NOTHING;
   const streamed = capture === undefined;
   proxyRes.on('end', () => {
-    const body = chunks && !overflow ? Buffer.concat(chunks, captured) : undefined;
+    const body = chunks && !overflow ? (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, captured)) : undefined;
     events.ended(token, { kind: 'response', status, headers, body, finish });
     if (streamed && !res.destroyed && !res.writableEnded) res.end();
   });
