@@ -84,7 +84,11 @@ async function failoverScenario(t: Test, group: SentinelGroup, upstream: Recordi
   }
   const { sent, killedAt } = await trafficAcrossFailover(proxy, group, 60);
   t.ok(killedAt > 0, `the master (pid ${group.master.pid}) was killed mid-traffic`);
-  t.not(await group.masterAddress(), group.master.address, `Sentinel failed over to ${await group.masterAddress()}`);
+  // Sentinel names the new master only once it reconfigured the other replica (or failover-timeout
+  // passed), which may be after the traffic stopped; until then claims get 503 (waitReplicas: 1).
+  await waitFor(async () => (await group.masterAddress()) !== group.master.address, 20_000, 'Sentinel to finish the failover', 100);
+  t.pass(`Sentinel failed over to ${await group.masterAddress()}`);
+  await waitFor(async () => (await call(proxy.url, keyed(`probe-${randomUUID()}`))).status === 200, 10_000, 'keyed requests served on the new master', 100);
   const statuses = new Set(sent.map((s) => `${s.reply.status} ${String(codeOf(s.reply) ?? '')}`.trim()));
   t.same([...statuses].filter((s) => s !== '200' && s !== '503 IDEMPOTENCY_STORE_UNAVAILABLE'), [], `only 200 or 503 during the failover: ${[...statuses].join(', ')}`);
   t.ok(sent.some((s) => s.at > killedAt && s.reply.status === 503), 'some keyed requests were refused during the failover');
