@@ -107,3 +107,10 @@ function isHeaderList(value: unknown): value is Array<[string, string]> {
   return Array.isArray(value) && value.every((pair: unknown) =>
     Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string');
 }
+
+/** The record fields a completion sets: outcome, code, status, headers (JSON), body. */
+export function completionFields(completion: Completion): Array<string | Buffer> {
+  return completion.kind === 'response'
+    ? ['response', '', String(completion.response.status), JSON.stringify(completion.response.headers), completion.response.body]
+    : [completion.kind, completion.kind === 'outcome_unknown' ? completion.code : '', '', '', ''];
+}

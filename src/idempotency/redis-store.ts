@@ -6,9 +6,10 @@
 // release is also WAITed for on that many replicas, so a failover cannot forget it (SPEC §9 rev 2).
 import { randomUUID } from 'node:crypto';
 import { sha256Hex } from './fingerprint.js';
-import { parseClaimReply, SCRIPTS, type Script } from './redis-scripts.js';
+import { completionFields, parseClaimReply, SCRIPTS, type Script } from './redis-scripts.js';
 import { StoreUnavailableError } from './store.js';
 import { ClaimUndos } from './claim-undos.js';
+import { ReadyRunner } from './ready-runner.js';
 import { StoreMarker, freshEpoch, type MarkerBackend, type MarkerOptions } from './store-marker.js';
 import { connectRedis, evalAndWait, notEnough, type RedisClient, type RedisTopology } from './redis-connection.js';
 import type { ClaimOptions, ClaimResult, Completion, Fingerprint, IdempotencyStore } from './store.js';
@@ -36,7 +37,6 @@ interface BufferScripting {
   readonly evalshaBuffer: ScriptCall;
   readonly evalBuffer: ScriptCall;
 }
-interface Waiter { start(): void; abort(err: StoreUnavailableError): void }
 
 export class RedisStore implements IdempotencyStore {
   readonly kind = 'redis';
@@ -45,7 +45,7 @@ export class RedisStore implements IdempotencyStore {
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #waitReplicas: number;
-  readonly #waiters = new Set<Waiter>();
+  readonly #runner: ReadyRunner;
   readonly #undos: ClaimUndos;
   readonly #markerKey: string;
   readonly #marker: StoreMarker | undefined;
@@ -57,6 +57,7 @@ export class RedisStore implements IdempotencyStore {
     this.#timeoutMs = options.commandTimeoutMs ?? 1000;
     this.#waitReplicas = options.waitReplicas ?? 0;
     this.#client = connectRedis(options, this.#timeoutMs);
+    this.#runner = new ReadyRunner(this.#client, this.#timeoutMs);
     const client = this.#client as unknown as BufferScripting;
     this.#scripts = { evalshaBuffer: client.evalshaBuffer.bind(client), evalBuffer: client.evalBuffer.bind(client) };
     // Sent as EVAL, never EVALSHA: a Redis that just restarted may not hold the script. Not WAITed
@@ -66,14 +67,14 @@ export class RedisStore implements IdempotencyStore {
       (u) => this.#scripts.evalBuffer(SCRIPTS.release.lua, 2, ...u.keys, u.token),
       () => !this.#closed && this.#client.status === 'ready',
     );
-    // Without a listener ioredis prints every connection error; failures surface through #run.
+    // Without a listener ioredis prints every connection error; failures surface through the runner.
     this.#client.on('error', () => {});
     this.#client.on('ready', () => {
       // Before anything is sent: claims on this connection wait until the marker was read on it.
       this.#marker?.reconnected();
       // Undos first: on one connection Redis runs them before any retry of the same key sent after.
       this.#undos.flush();
-      for (const waiter of [...this.#waiters]) waiter.start();
+      this.#runner.ready();
     });
     if (options.loss) {
       this.#marker = new StoreMarker(this.#markerBackend(), options.loss);
@@ -81,18 +82,16 @@ export class RedisStore implements IdempotencyStore {
     }
     // A failed connection attempt means Redis is unreachable now: answer 503 at once rather than
     // holding requests until their deadline.
-    this.#client.on('close', () => {
-      const err = new StoreUnavailableError('idempotency store connection closed');
-      for (const waiter of [...this.#waiters]) waiter.abort(err);
-    });
+    this.#client.on('close', () => this.#runner.closed());
   }
 
   async claim(tenant: string, key: string, fingerprint: Fingerprint, options: ClaimOptions): Promise<ClaimResult> {
     // Fail closed after a loss (onStoreLoss: refuse): a key that executed before may look new now.
     const marker = this.#marker;
+    const deadline = Date.now() + this.#timeoutMs;
     if (marker?.refusing) throw new StoreUnavailableError('idempotency store lost its records; the loss is not acknowledged');
     // A Redis that came back empty is noticed before the first claim on it (store-marker.ts).
-    if (marker && !marker.verified && !(await marker.whenVerified(this.#timeoutMs))) {
+    if (marker && !marker.verified && !(await marker.whenVerified(deadline - Date.now()))) {
       throw new StoreUnavailableError('idempotency store not verified since it reconnected');
     }
     const token = randomUUID();
@@ -105,35 +104,35 @@ export class RedisStore implements IdempotencyStore {
       // reconnected while this claim waited for the connection: never sent on an unverified one
       ? Promise.reject(new StoreUnavailableError('idempotency store reconnected; not verified yet'))
       : this.#write(SCRIPTS.claim, keys, args, deadline, claimed, () => !abandoned);
-    const reply = await this.#run(send, () => {
+    const reply = await this.#runner.run(send, () => {
       // The claim may still run (or have run) on the server: undo it so the key is not left in flight
       // with an owner that already answered 503, retried until Redis confirms (claim-undos.ts).
       abandoned = true;
       this.#undos.add({ keys, token, until: Date.now() + options.ttlMs });
-    });
+    }, deadline);
     return parseClaimReply(reply, token);
   }
 
   async renewLease(tenant: string, key: string, token: string, leaseMs: number): Promise<boolean> {
-    return (await this.#run(() => this.#eval(SCRIPTS.renew, this.#keys(tenant, key), [token, ms(leaseMs)]))) === 1;
+    return (await this.#runner.run(() => this.#eval(SCRIPTS.renew, this.#keys(tenant, key), [token, ms(leaseMs)]))) === 1;
   }
 
   async complete(tenant: string, key: string, token: string, completion: Completion): Promise<boolean> {
     const fields = completionFields(completion);
-    return (await this.#run((deadline) => this.#write(SCRIPTS.complete, this.#keys(tenant, key), [token, ...fields], deadline))) === 1;
+    return (await this.#runner.run((deadline) => this.#write(SCRIPTS.complete, this.#keys(tenant, key), [token, ...fields], deadline))) === 1;
   }
 
   async completeLate(tenant: string, key: string, token: string, completion: Completion | undefined): Promise<boolean> {
     const fields = completion ? completionFields(completion) : ['', '', '', '', ''];
-    return (await this.#run((deadline) => this.#write(SCRIPTS.completeLate, this.#keys(tenant, key), [token, ...fields], deadline))) === 1;
+    return (await this.#runner.run((deadline) => this.#write(SCRIPTS.completeLate, this.#keys(tenant, key), [token, ...fields], deadline))) === 1;
   }
 
   async release(tenant: string, key: string, token: string): Promise<boolean> {
-    return (await this.#run((deadline) => this.#write(SCRIPTS.release, this.#keys(tenant, key), [token], deadline))) === 1;
+    return (await this.#runner.run((deadline) => this.#write(SCRIPTS.release, this.#keys(tenant, key), [token], deadline))) === 1;
   }
 
   async ping(): Promise<void> {
-    await this.#run(() => this.#client.ping());
+    await this.#runner.run(() => this.#client.ping());
   }
 
   /** The operator's acknowledgement of a store loss: keyed requests go on (SPEC §9 rev 2). */
@@ -151,6 +150,7 @@ export class RedisStore implements IdempotencyStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#runner.close();
     this.#undos.close();
     this.#marker?.close();
     if (this.#client.status === 'ready') {
@@ -166,12 +166,12 @@ export class RedisStore implements IdempotencyStore {
   #markerBackend(): MarkerBackend {
     const key = this.#markerKey;
     return {
-      get: () => this.#run(() => this.#client.get(key)),
+      get: () => this.#runner.run(() => this.#client.get(key)),
       create: async (value) => {
-        await this.#run(() => this.#client.set(key, value, 'NX'));
+        await this.#runner.run(() => this.#client.set(key, value, 'NX'));
       },
       set: async (value) => {
-        await this.#run(() => this.#client.set(key, value));
+        await this.#runner.run(() => this.#client.set(key, value));
       },
     };
   }
@@ -207,57 +207,6 @@ export class RedisStore implements IdempotencyStore {
     if (acked < n && changed(reply)) throw notEnough(acked, n);
     return reply;
   }
-
-  /** Runs op once the client is ready, all within the deadline; onAbandoned when op was sent but failed. */
-  #run<T>(op: (deadline: number) => Promise<T>, onAbandoned?: () => void): Promise<T> {
-    const status = this.#client.status;
-    if (this.#closed || status === 'reconnecting' || status === 'close' || status === 'end') {
-      return Promise.reject(new StoreUnavailableError(`idempotency store is not connected (${this.#closed ? 'closed' : status})`));
-    }
-    const deadline = Date.now() + this.#timeoutMs;
-    return new Promise<T>((resolve, reject) => {
-      let sent = false;
-      let settled = false;
-      const settle = (): boolean => {
-        if (settled) return false;
-        settled = true;
-        clearTimeout(timer);
-        this.#waiters.delete(waiter);
-        return true;
-      };
-      const fail = (err: unknown): void => {
-        if (!settle()) return;
-        if (sent) onAbandoned?.();
-        reject(unavailable(err));
-      };
-      const waiter: Waiter = {
-        start: () => {
-          this.#waiters.delete(waiter);
-          sent = true;
-          Promise.resolve(deadline).then(op).then((value) => settle() && resolve(value), fail);
-        },
-        abort: fail,
-      };
-      const timer = setTimeout(() => fail(new StoreUnavailableError(
-        `idempotency store did not answer within ${this.#timeoutMs}ms`)), this.#timeoutMs);
-      if (status === 'ready') waiter.start();
-      // Waiting here rather than in ioredis' offline queue means an op that missed its deadline is
-      // dropped, never sent later.
-      else this.#waiters.add(waiter);
-    });
-  }
-}
-
-function unavailable(err: unknown): StoreUnavailableError {
-  if (err instanceof StoreUnavailableError) return err;
-  return new StoreUnavailableError(`idempotency store failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-}
-
-/** The record fields a completion sets: outcome, code, status, headers (JSON), body. */
-function completionFields(completion: Completion): Arg[] {
-  return completion.kind === 'response'
-    ? ['response', '', String(completion.response.status), JSON.stringify(completion.response.headers), completion.response.body]
-    : [completion.kind, completion.kind === 'outcome_unknown' ? completion.code : '', '', '', ''];
 }
 
 // PEXPIRE and SET PX take positive integers only.
