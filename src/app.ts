@@ -94,14 +94,18 @@ function adminListener(w: Wiring, source: CredentialSource, store: IdempotencySt
     readiness: [
       () => (registry.current ? undefined : 'credentials not loaded'),
       () => (isDraining() ? 'draining' : undefined),
-      () =>
-        // Every store settles within its own deadline (SPEC §9: 1 s), so no second timer is raced here.
-        store.ping().then(
-          () => undefined,
-          () => `idempotency store (${store.kind}) unreachable`,
-        ),
     ],
+    // Reported, never a reason (SPEC §11 rev 2): a store outage fails keyed requests only, and a
+    // readiness probe failing on it would take every replica out of the Service at once.
+    status: async () => ({ idempotencyStore: { kind: store.kind, up: await storeUp(store, w.metrics) } }),
   });
+}
+
+/** Pings the store (it settles within its own 1 s deadline) and sets custody_proxy_idempotency_store_up. */
+async function storeUp(store: IdempotencyStore, metrics: Metrics): Promise<boolean> {
+  const up = await store.ping().then(() => true, () => false);
+  metrics.storeUp.set(up ? 1 : 0);
+  return up;
 }
 
 function wiring(config: ProxyConfig, options: AppOptions): Wiring {
@@ -122,6 +126,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
   const source = await startCredentialSource(config, registry, logger, metrics);
   const forwarder = new Forwarder({ url: config.upstream.url, timeoutMs: config.upstream.timeout, connectTimeoutMs: config.upstream.connectTimeout });
   const store = await createStore(config.idempotency, logger, metrics);
+  metrics.scrapeChecks.storeUp = () => storeUp(store, metrics);
   let draining = false;
   const isDraining = (): boolean => draining;
   const { stages, terminal } = requestPath(w, forwarder, store);

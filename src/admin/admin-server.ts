@@ -1,5 +1,5 @@
 // The admin listener (SPEC §11): /healthz while the process runs (200), /readyz from the readiness
-// checks (200, or 503 with the reasons), /metrics for Prometheus (200, 500 when unavailable); other
+// checks (200, or 503 with the reasons; the body also carries `status`, which never decides it), /metrics for Prometheus (200, 500 when unavailable); other
 // methods → 405, other paths → 404. Kept apart from client traffic: it needs no API key and keeps
 // answering while the proxy listener drains. /admin/* goes to `routes` (admin-routes.ts), which logs
 // every admin request; the probes here are not logged, as they are scraped every second.
@@ -12,6 +12,8 @@ export type ReadinessCheck = () => Promise<string | undefined> | string | undefi
 export interface AdminDeps {
   readonly registry: Registry;
   readonly readiness: readonly ReadinessCheck[];
+  /** more of the /readyz body that does not decide readiness (e.g. the idempotency store's state) */
+  readonly status?: () => Promise<Record<string, unknown>>;
   /** extra routes (e.g. /admin/*); return true when handled */
   readonly routes?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
@@ -44,8 +46,8 @@ export function createAdminServer(deps: AdminDeps): http.Server {
     if (path === '/healthz') {
       json(res, 200, { status: 'ok' });
     } else if (path === '/readyz') {
-      readiness(deps.readiness).then(
-        (reasons) => json(res, reasons.length === 0 ? 200 : 503, { ready: reasons.length === 0, reasons }),
+      Promise.all([readiness(deps.readiness), deps.status?.() ?? {}]).then(
+        ([reasons, status]) => json(res, reasons.length === 0 ? 200 : 503, { ready: reasons.length === 0, reasons, ...status }),
         (err: unknown) => json(res, 503, { ready: false, reasons: [String(err)] }),
       );
     } else if (path === '/metrics') {

@@ -25,11 +25,18 @@ function requestFamilies(registry: Registry) {
   };
 }
 
+/** Checks run at scrape time; set once the thing they check exists (the store is made after the metrics). */
+export interface ScrapeChecks {
+  storeUp?: () => Promise<unknown>;
+}
+
 export function createMetrics(options: { processMetrics: boolean } = { processMetrics: true }) {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  const scrapeChecks: ScrapeChecks = {};
   return {
     registry,
+    scrapeChecks,
     ...requestFamilies(registry),
     authFailures: labelledCounter(registry, 'custody_proxy_auth_failures_total', 'Rejected authentications by reason', 'reason'),
     allowlistDenials: labelledCounter(registry, 'custody_proxy_allowlist_denials_total', 'Requests refused by a tenant IP allowlist or a credential permission', 'reason'),
@@ -46,6 +53,15 @@ export function createMetrics(options: { processMetrics: boolean } = { processMe
       'Idempotency outcomes: stored, replayed, conflict, in_progress, released, store_error, evicted',
       'outcome',
     ),
+    storeUp: new Gauge({
+      name: 'custody_proxy_idempotency_store_up',
+      help: 'Whether the idempotency store answered its last check (1) or not (0); checked at every scrape and readiness probe',
+      registers: [registry],
+      // The store answers or fails within its own 1 s deadline, so a scrape waits at most that long.
+      async collect() {
+        await scrapeChecks.storeUp?.();
+      },
+    }),
     storeLosses: new Counter({
       name: 'custody_proxy_idempotency_store_losses_total',
       help: 'Idempotency store losses detected (a Redis that forgot its records: restart without persistence, flush, failover)',
