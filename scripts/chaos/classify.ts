@@ -101,6 +101,32 @@ function classifyOperation(op: Operation, execs: readonly Execution[], cuts: num
   return out;
 }
 
+/** The worst recovery time over all faults and per fault kind (null: a replica never recovered). */
+function recoveryOf(log: FaultLog): Summary['recovery'] {
+  const byKind: Partial<Record<FaultKind, number | null>> = {};
+  for (const kind of FAULT_KINDS) {
+    const of = log.faults.filter((f) => f.kind === kind);
+    if (of.length > 0) byKind[kind] = worst(of);
+  }
+  return { maxMs: worst(log.faults), byKind, limitMs: RECOVERY_LIMIT_MS };
+}
+
+interface Counts { readonly dataIntact: number; readonly afterLoss: number; readonly burned: number; readonly lost: number }
+
+/** What the run promises (issue 15's acceptance), each with what was seen. */
+function invariantsOf(options: ChaosOptions, c: Counts, detected: number, restarts: number, recovery: Summary['recovery']): Invariant[] {
+  const { maxMs, byKind } = recovery;
+  return [
+    { name: '0 double executions with the store\'s data intact', ok: c.dataIntact === 0, detail: `${c.dataIntact}` },
+    { name: `0 burned keys (stalls up to ${options.maxStallS} s)`, ok: c.burned === 0, detail: `${c.burned}` },
+    { name: `0 lost answers (stalls up to ${options.maxStallS} s)`, ok: c.lost === 0, detail: `${c.lost}` },
+    { name: 'every Redis restart detected by every replica', ok: detected === restarts, detail: `${detected}/${restarts}` },
+    ...(options.onStoreLoss === 'refuse' ? [{ name: '0 double executions under onStoreLoss: refuse', ok: c.afterLoss === 0, detail: `${c.afterLoss}` }] : []),
+    { name: `every replica serving within ${RECOVERY_LIMIT_MS} ms of each fault's end`, ok: maxMs !== null && maxMs <= RECOVERY_LIMIT_MS, detail: maxMs === null ? 'a replica never recovered' : `max ${maxMs} ms` },
+    { name: 'every fault kind happened', ok: FAULT_KINDS.every((k) => k in byKind), detail: Object.keys(byKind).join(', ') },
+  ];
+}
+
 export function classify(options: ChaosOptions, ops: readonly Operation[], upstream: Upstream, log: FaultLog, t0: number): Summary {
   const found: Evidence[] = [];
   const results: Record<Result, number> = { ok: 0, outcome_unknown: 0, rejected: 0, gave_up: 0, reconciled: 0, unfinished: 0 };
@@ -130,22 +156,9 @@ export function classify(options: ChaosOptions, ops: readonly Operation[], upstr
   }
   const restarts = log.faults.filter((f) => f.kind === 'redis-restart');
   const detected = restarts.filter((f) => f.detected).length;
-  const byKind: Partial<Record<FaultKind, number | null>> = {};
-  for (const kind of FAULT_KINDS) {
-    const of = log.faults.filter((f) => f.kind === kind);
-    if (of.length > 0) byKind[kind] = worst(of);
-  }
-  const maxMs = worst(log.faults);
+  const recovery = recoveryOf(log);
   const { jsonPath: _unused, ...shown } = options;
-  const invariants: Invariant[] = [
-    { name: '0 double executions with the store\'s data intact', ok: dataIntact === 0, detail: `${dataIntact}` },
-    { name: `0 burned keys (stalls up to ${options.maxStallS} s)`, ok: burned.length === 0, detail: `${burned.length}` },
-    { name: `0 lost answers (stalls up to ${options.maxStallS} s)`, ok: lost.length === 0, detail: `${lost.length}` },
-    { name: 'every Redis restart detected by every replica', ok: detected === restarts.length, detail: `${detected}/${restarts.length}` },
-    ...(options.onStoreLoss === 'refuse' ? [{ name: '0 double executions under onStoreLoss: refuse', ok: afterLoss === 0, detail: `${afterLoss}` }] : []),
-    { name: `every replica serving within ${RECOVERY_LIMIT_MS} ms of each fault's end`, ok: maxMs !== null && maxMs <= RECOVERY_LIMIT_MS, detail: maxMs === null ? 'a replica never recovered' : `max ${maxMs} ms` },
-    { name: 'every fault kind happened', ok: FAULT_KINDS.every((k) => k in byKind), detail: Object.keys(byKind).join(', ') },
-  ];
+  const invariants = invariantsOf(options, { dataIntact, afterLoss, burned: burned.length, lost: lost.length }, detected, restarts.length, recovery);
   return {
     options: shown, wallSeconds: Math.round((Date.now() - t0) / 100) / 10, operations: ops.length, results, attempts, replays, executions,
     doubleExecutions: { dataIntact, afterLoss, keys: doubles.slice(0, 20) },
@@ -154,7 +167,7 @@ export function classify(options: ChaosOptions, ops: readonly Operation[], upstr
     outcomeUnknownExplained: { upstreamCut: cut, killedOwner: killed },
     replayMismatches: mismatches,
     storeLosses: { redisRestarts: restarts.length, detected },
-    recovery: { maxMs, byKind, limitMs: RECOVERY_LIMIT_MS },
+    recovery,
     faults: log.faults.map((f) => ({ ...f, start: f.start - t0, end: f.end - t0 })), invariants, evidence: found,
   };
 }

@@ -40,51 +40,66 @@ export interface Upstream {
 
 const id = (tenant: string, key: string): string => `${tenant}\u0000${key}`;
 
-export async function startUpstream(slots: number, random: () => number): Promise<Upstream> {
-  const executions = new Map<string, Execution[]>();
-  const cuts = new Map<string, Cut[]>();
-  const servers: http.Server[] = [];
-  const state = { resetShare: 0 };
+/** Executions and cuts per (tenant, key), in the order they happened. */
+class Ledger {
+  readonly executions = new Map<string, Execution[]>();
+  readonly cuts = new Map<string, Cut[]>();
 
-  const handle = (slot: number, req: http.IncomingMessage, res: http.ServerResponse): void => {
-    const tenant = String(req.headers['x-tenant-id'] ?? '');
-    const key = req.headers['idempotency-key'];
-    if (typeof key !== 'string') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"unkeyed":true}');
-      return;
-    }
-    const roll = random();
-    if (roll < state.resetShare / 2) {
-      const list = cuts.get(id(tenant, key)) ?? [];
-      list.push({ tenant, key, slot, at: Date.now() });
-      cuts.set(id(tenant, key), list);
+  cut(c: Cut): void {
+    const list = this.cuts.get(id(c.tenant, c.key)) ?? [];
+    list.push(c);
+    this.cuts.set(id(c.tenant, c.key), list);
+  }
+
+  execute(tenant: string, key: string, slot: number): Execution {
+    const list = this.executions.get(id(tenant, key)) ?? [];
+    const exec: Execution = { tenant, key, slot, at: Date.now(), n: list.length + 1, answered: false, reset: false };
+    list.push(exec);
+    this.executions.set(id(tenant, key), list);
+    return exec;
+  }
+}
+
+/** One request: cut before executing, executed then cut, or executed and answered 201 after 5–80 ms. */
+function handle(ledger: Ledger, resetShare: number, random: () => number, slot: number, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const tenant = String(req.headers['x-tenant-id'] ?? '');
+  const key = req.headers['idempotency-key'];
+  if (typeof key !== 'string') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"unkeyed":true}');
+    return;
+  }
+  const roll = random();
+  if (roll < resetShare / 2) {
+    ledger.cut({ tenant, key, slot, at: Date.now() });
+    req.socket.destroy();
+    return;
+  }
+  const exec = ledger.execute(tenant, key, slot);
+  // 5–80 ms of "work", so SIGKILLs and stalls find requests in flight.
+  const work = 5 + Math.floor(random() * 75);
+  const cutAfter = roll < resetShare;
+  setTimeout(() => {
+    if (cutAfter) {
+      exec.reset = true;
       req.socket.destroy();
       return;
     }
-    const list = executions.get(id(tenant, key)) ?? [];
-    const exec: Execution = { tenant, key, slot, at: Date.now(), n: list.length + 1, answered: false, reset: false };
-    list.push(exec);
-    executions.set(id(tenant, key), list);
-    // 5–80 ms of "work", so SIGKILLs and stalls find requests in flight.
-    const work = 5 + Math.floor(random() * 75);
-    const cutAfter = roll < state.resetShare;
-    setTimeout(() => {
-      if (cutAfter) {
-        exec.reset = true;
-        req.socket.destroy();
-        return;
-      }
-      res.once('finish', () => (exec.answered = true));
-      res.writeHead(201, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ execution: `${tenant}/${key}#${exec.n}`, slot }));
-    }, work);
-  };
+    res.once('finish', () => (exec.answered = true));
+    res.writeHead(201, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ execution: `${tenant}/${key}#${exec.n}`, slot }));
+  }, work);
+}
+
+export async function startUpstream(slots: number, random: () => number): Promise<Upstream> {
+  const ledger = new Ledger();
+  const servers: http.Server[] = [];
+  const state = { resetShare: 0 };
 
   const urls: string[] = [];
   for (let slot = 0; slot < slots; slot++) {
     const server = http.createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
       req.resume(); // the body is not needed: the proxy already checked and fingerprinted it
-      req.once('end', () => handle(slot, req, res));
+      req.once('end', () => handle(ledger, state.resetShare, random, slot, req, res));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     servers.push(server);
@@ -92,9 +107,9 @@ export async function startUpstream(slots: number, random: () => number): Promis
   }
   return {
     urls,
-    executionsOf: (tenant, key) => executions.get(id(tenant, key)) ?? [],
-    cutsOf: (tenant, key) => cuts.get(id(tenant, key)) ?? [],
-    all: () => executions.values(),
+    executionsOf: (tenant, key) => ledger.executions.get(id(tenant, key)) ?? [],
+    cutsOf: (tenant, key) => ledger.cuts.get(id(tenant, key)) ?? [],
+    all: () => ledger.executions.values(),
     get resetShare() {
       return state.resetShare;
     },
