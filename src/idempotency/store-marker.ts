@@ -39,7 +39,7 @@ export class StoreMarker {
   // and showed no loss. A Redis that restarted empty is new connection; the marker is read on it first.
   #connection = 0;
   #verifiedConnection = -1;
-  #whenVerified: Array<() => void> = [];
+  readonly #whenVerified = new Set<() => void>();
 
   constructor(
     private readonly backend: MarkerBackend,
@@ -71,10 +71,10 @@ export class StoreMarker {
         resolve(this.verified);
       };
       const timer = setTimeout(() => {
-        this.#whenVerified = this.#whenVerified.filter((w) => w !== done);
+        this.#whenVerified.delete(done);
         resolve(false);
-      }, timeoutMs);
-      this.#whenVerified.push(done);
+      }, Math.max(0, timeoutMs));
+      this.#whenVerified.add(done);
     });
   }
 
@@ -120,8 +120,8 @@ export class StoreMarker {
 
   #verify(connection: number): void {
     this.#verifiedConnection = connection;
-    const waiting = this.#whenVerified;
-    this.#whenVerified = [];
+    const waiting = [...this.#whenVerified];
+    this.#whenVerified.clear();
     for (const done of waiting) done();
   }
 
