@@ -1,48 +1,61 @@
 // `npm run chaos`: a bounded fault-injection run (issue 15 point 7). Real `custody-proxy serve`
-// replicas (the built dist/) on a private redis-server without persistence, clients retrying keyed
+// replicas (dist/, rebuilt first if stale) on a private redis-server without persistence, clients retrying keyed
 // POSTs with the same key across replicas, and a fault schedule: SIGKILL / SIGTERM of a replica (then
 // restarted), SIGSTOP of Redis for up to --max-stall s, a Redis restart (data lost), upstream resets.
 // The upstream counts executions per (tenant, key); at the end the run prints operations, attempts,
 // executions, double executions, burned keys, lost answers, store losses detected and recovery times,
 // and exits 1 when an invariant fails. Definitions: scripts/README.md and scripts/chaos/classify.ts.
 //   npm run chaos [-- --duration 60 --seed N --replicas 3 --clients 8 --on-store-loss refuse|continue --json FILE]
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import { ensureDist } from '../bench/lib/build.js';
 import { ADMIN_TOKEN, PrivateRedis, Replica } from './chaos/cluster.js';
 import { Clients } from './chaos/clients.js';
 import { classify } from './chaos/classify.js';
 import { runFaults, type World } from './chaos/faults.js';
-import { parseOptions, prng } from './chaos/options.js';
+import { parseOptions, prng, type ChaosOptions } from './chaos/options.js';
 import { report } from './chaos/report.js';
 import { startUpstream } from './chaos/upstream.js';
 
 const ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const log = (text: string): void => void process.stdout.write(`${text}\n`);
 
+/** The private Redis, the upstream stand-in and the replicas, each registered in `stoppers` as it starts. */
+async function startProcesses(options: ChaosOptions, dir: string, random: () => number, stoppers: Array<() => Promise<void>>) {
+  const tokenFile = path.join(dir, 'admin-token');
+  writeFileSync(tokenFile, ADMIN_TOKEN);
+  const redis = await PrivateRedis.start(dir);
+  stoppers.push(() => redis.stop('SIGKILL'));
+  const upstream = await startUpstream(options.replicas, random);
+  stoppers.push(() => upstream.close());
+  const replicas = await Promise.all(Array.from({ length: options.replicas }, (_, slot) =>
+    Replica.create(slot, path.join(dir, `replica-${slot}`), { redisUrl: redis.url, upstreamUrl: upstream.urls[slot] ?? '', onStoreLoss: options.onStoreLoss, tokenFile })));
+  for (const r of replicas) stoppers.push(() => r.stop('SIGKILL'));
+  await Promise.all(replicas.map((r) => r.start()));
+  return { redis, upstream, replicas };
+}
+
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2), process.env);
-  if (!existsSync(path.join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore', timeout: 10_000 }).status !== 0) throw new Error('redis-server is not installed');
   const random = prng(options.seed);
   const began = Date.now();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'custody-proxy-chaos-'));
+  // The replicas run dist/: rebuilt first when a source is newer, as the benches do (a stale dist/ would
+  // put an older proxy under test without saying so).
+  const built = await ensureDist(ROOT, dir, false).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
+  if (built !== 'dist/ is up to date') log(`chaos: ${built}`);
   const stoppers: Array<() => Promise<void>> = [];
   // Ctrl-C: the children are tracked by PID and SIGKILLed at exit (test/helpers/processes.ts).
   process.once('SIGINT', () => process.exit(130));
   try {
-    const tokenFile = path.join(dir, 'admin-token');
-    writeFileSync(tokenFile, ADMIN_TOKEN);
-    const redis = await PrivateRedis.start(dir);
-    stoppers.push(() => redis.stop('SIGKILL'));
-    const upstream = await startUpstream(options.replicas, random);
-    stoppers.push(() => upstream.close());
-    const replicas = await Promise.all(Array.from({ length: options.replicas }, (_, slot) =>
-      Replica.create(slot, path.join(dir, `replica-${slot}`), { redisUrl: redis.url, upstreamUrl: upstream.urls[slot] ?? '', onStoreLoss: options.onStoreLoss, tokenFile })));
-    for (const r of replicas) stoppers.push(() => r.stop('SIGKILL'));
-    await Promise.all(replicas.map((r) => r.start()));
+    const { redis, upstream, replicas } = await startProcesses(options, dir, random, stoppers);
     log(`chaos: seed ${options.seed}, ${options.durationS} s, ${options.replicas} replicas, ${options.clients} clients, onStoreLoss ${options.onStoreLoss}, max stall ${options.maxStallS} s; node ${process.version}, ${os.cpus().length} CPUs; started in ${((Date.now() - began) / 1000).toFixed(1)} s`);
     const clients = new Clients(replicas.map((r) => r.url), random);
     const world: World = { options, random, redis, replicas, upstream, clients, log, t0: began };
