@@ -42,6 +42,8 @@ export class FileSource {
   private lastStat = '';
   private loading: Promise<ReloadResult> | undefined;
   private again = false;
+  /** the version of the last document refused: the same text read again is not refused (and counted) again */
+  private lastRefused: string | undefined;
 
   constructor(
     private readonly file: string,
@@ -58,7 +60,7 @@ export class FileSource {
       return this.loading;
     }
     this.loading = this.readChanged()
-      .then((r) => (r === 'unchanged' ? this.unchanged() : this.apply(r)))
+      .then((r) => (r === 'unchanged' ? this.unchanged() : r === 'refused before' ? 'rejected' : this.apply(r)))
       .finally(() => {
         this.loading = undefined;
         if (this.again) {
@@ -107,12 +109,21 @@ export class FileSource {
     this.debounce.unref();
   }
 
-  /** The parsed document, or 'unchanged' when the text is the one in force (no parse needed). */
-  private async readChanged(): Promise<DocumentResult | 'unchanged'> {
+  /**
+   * The parsed document; 'unchanged' when the text is the one in force, 'refused before' when it is the
+   * one last refused (no parse needed for either). The stat is taken first, so the poll does not load
+   * the same change again after the watch did (one edit, one reload counted: SPEC §11 rev 2).
+   */
+  private async readChanged(): Promise<DocumentResult | 'unchanged' | 'refused before'> {
+    this.lastStat = await this.statKey();
     const r = await readText(this.file);
     if (!r.ok) return r;
-    if (this.registry.current?.version === documentVersion(r.text)) return 'unchanged';
-    return parseCredentials(r.text);
+    const version = documentVersion(r.text);
+    if (this.registry.current?.version === version) return 'unchanged';
+    if (version === this.lastRefused) return 'refused before';
+    const parsed = parseCredentials(r.text);
+    this.lastRefused = parsed.ok ? undefined : version;
+    return parsed;
   }
 
   private unchanged(): ReloadResult {

@@ -232,6 +232,9 @@ t.test('an invalid document is refused: every problem logged, counted, traffic k
   writeByRename(credsFile(p), 'tenants: [unclosed\ncredentials: {{{\n');
   t.ok((await waitFor(async () => (await reloads(p, 'rejected')) === rejected0 + 1)) !== undefined, 'a YAML syntax error is counted');
   t.equal(await statusWith(p, A), 200, 'A still works');
+  // The watch saw the edit; the stat poll (every 1 s) must not load and count it a second time.
+  await sleep(2500);
+  t.equal(await reloads(p, 'rejected'), rejected0 + 1, 'one bad edit is one rejected reload, also after the poll has run');
 
   // 2. YAML, but three separate problems; the document also adds B, which must not take effect
   const bad = stringify({
