@@ -12,7 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { ensureDist } from '../bench/lib/build.js';
-import { ADMIN_TOKEN, PrivateRedis, Replica } from './chaos/cluster.js';
+import { privateRedis } from '../test/helpers/redis-server.js';
+import { ADMIN_TOKEN, Replica } from './chaos/cluster.js';
 import { Clients } from './chaos/clients.js';
 import { classify } from './chaos/classify.js';
 import { runFaults, type World } from './chaos/faults.js';
@@ -27,8 +28,9 @@ const log = (text: string): void => void process.stdout.write(`${text}\n`);
 async function startProcesses(options: ChaosOptions, dir: string, random: () => number, stoppers: Array<() => Promise<void>>) {
   const tokenFile = path.join(dir, 'admin-token');
   writeFileSync(tokenFile, ADMIN_TOKEN);
-  const redis = await PrivateRedis.start(dir);
+  const redis = await privateRedis(dir);
   stoppers.push(() => redis.stop('SIGKILL'));
+  await redis.start();
   const upstream = await startUpstream(options.replicas, random);
   stoppers.push(() => upstream.close());
   const replicas = await Promise.all(Array.from({ length: options.replicas }, (_, slot) =>

@@ -1,11 +1,10 @@
-// The processes under test, each started and ended by its own PID: a private redis-server without
-// persistence (so a restart is a data loss) and N `custody-proxy serve` replicas (the built dist/), each
+// The replicas under test, each started and ended by its own PID: N `custody-proxy serve` (the built
+// dist/) on the private redis-server (test/helpers/redis-server.ts privateRedis), each
 // on fixed ports across restarts so the clients' replica list stays valid. Everything on 127.0.0.1.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { credentialsYaml, type KeySpec } from '../../test/helpers/credentials.js';
 import { request } from '../../test/helpers/http-client.js';
@@ -21,66 +20,6 @@ export const KEYS: readonly KeySpec[] = TENANTS.map((tenant) => ({ keyId: `ck_te
 /** the recovery probes' own tenant, so probe keys never mix with the clients' operations */
 export const PROBE: KeySpec = { keyId: 'ck_test_chaos_probe', tenant: 'tnt_chaos_probe', secret: 'sk_test_chaos_probe_secret_0123' };
 export const ADMIN_TOKEN = 'chaos-admin-token-0123456789abcdef';
-
-async function redisAnswers(port: number): Promise<boolean> {
-  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 500, retryStrategy: () => null });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
-
-export class PrivateRedis {
-  #child: ChildProcess | undefined;
-  #paused = false;
-  private constructor(readonly port: number, private readonly dir: string) {}
-
-  static async start(dir: string): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort(), dir);
-    await redis.start();
-    return redis;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  /** (Re)starts redis-server on the same port, empty; resolves once it answers PING. */
-  async start(): Promise<void> {
-    const c = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: 'ignore' });
-    if (c.pid === undefined) throw new Error('redis-server did not start');
-    void track(c, c.pid);
-    this.#child = c;
-    this.#paused = false;
-    await waitFor(async () => {
-      if (!running(c)) throw new Error('redis-server exited at start');
-      return redisAnswers(this.port);
-    }, 15_000, `redis-server on port ${this.port}`, 25);
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const c = this.#child;
-    if (!c || !running(c)) return;
-    if (this.#paused) this.resume();
-    await stopChild(c, signal, 10_000);
-  }
-
-  pause(): void {
-    if (this.#child?.pid === undefined || !running(this.#child)) throw new Error('redis-server is not running');
-    process.kill(this.#child.pid, 'SIGSTOP');
-    this.#paused = true;
-  }
-
-  resume(): void {
-    if (this.#child?.pid !== undefined && running(this.#child)) process.kill(this.#child.pid, 'SIGCONT');
-    this.#paused = false;
-  }
-}
 
 export interface ReplicaSettings {
   readonly redisUrl: string;

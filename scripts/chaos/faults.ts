@@ -7,7 +7,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bearer } from '../../test/helpers/credentials.js';
 import { request } from '../../test/helpers/http-client.js';
-import { ADMIN_TOKEN, PROBE, type PrivateRedis, type Replica } from './cluster.js';
+import type { PrivateRedis } from '../../test/helpers/redis-server.js';
+import { ADMIN_TOKEN, PROBE, type Replica } from './cluster.js';
 import type { Clients } from './clients.js';
 import type { ChaosOptions } from './options.js';
 import type { Upstream } from './upstream.js';

@@ -23,14 +23,15 @@ export interface PrivateRedis {
   pid(): number | undefined;
   /** (re)starts redis-server on the same port; resolves once it answers PING */
   start(): Promise<void>;
-  /** SIGTERM by PID, waits for exit */
-  stop(): Promise<void>;
+  /** SIGTERM (or `signal`) by PID, waits for exit */
+  stop(signal?: NodeJS.Signals): Promise<void>;
   /** SIGSTOP / SIGCONT by PID: a Redis that accepts bytes but answers nothing */
   pause(): void;
   resume(): void;
 }
 
-async function redisAnswers(port: number): Promise<boolean> {
+/** A fresh connection's PING on 127.0.0.1:`port` (never retried, never queued). */
+export async function redisAnswers(port: number): Promise<boolean> {
   const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 500, retryStrategy: () => null });
   client.on('error', () => {});
   try {
@@ -62,10 +63,13 @@ function spawnRedisServer(port: number, dir: string): { child: ChildProcess; rea
   return { child: c, ready };
 }
 
-/** Starts a redis-server child on a free port (no persistence), stopped by PID at teardown. */
-export async function startPrivateRedis(t: Test): Promise<PrivateRedis> {
+/**
+ * A redis-server (no persistence) on a free port, in `dir`, not started yet: the caller arranges its
+ * SIGKILL (handle.stop) before calling start(), so a start that times out still ends the child. For
+ * tests, startPrivateRedis; for scripts (npm run chaos), this directly.
+ */
+export async function privateRedis(dir: string): Promise<PrivateRedis> {
   const port = await freePort();
-  const dir = mkdtempSync(path.join(tmpdir(), 'custody-proxy-redis-'));
   let child: ChildProcess | undefined;
   let paused = false;
   const handle: PrivateRedis = {
@@ -79,10 +83,10 @@ export async function startPrivateRedis(t: Test): Promise<PrivateRedis> {
       paused = false;
       await started.ready;
     },
-    async stop() {
+    async stop(signal = 'SIGTERM') {
       if (!child || !running(child)) return;
       if (paused) handle.resume();
-      await stopChild(child, 'SIGTERM', 10_000);
+      await stopChild(child, signal, 10_000);
     },
     pause() {
       if (child?.pid === undefined || !running(child)) throw new Error('redis-server not running');
@@ -95,11 +99,15 @@ export async function startPrivateRedis(t: Test): Promise<PrivateRedis> {
       paused = false;
     },
   };
+  return handle;
+}
+
+/** Starts a redis-server child on a free port (no persistence), SIGKILLed by PID at teardown. */
+export async function startPrivateRedis(t: Test): Promise<PrivateRedis> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'custody-proxy-redis-'));
+  const handle = await privateRedis(dir);
   t.teardown(async () => {
-    if (child && running(child)) {
-      if (paused) handle.resume();
-      await stopChild(child, 'SIGKILL', 10_000).catch(() => undefined);
-    }
+    await handle.stop('SIGKILL').catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   });
   await handle.start();

@@ -12,6 +12,7 @@ import type { Test } from 'tap';
 import { Redis } from 'ioredis';
 import { running, stopChild, track } from './processes.js';
 import { freePort, waitFor } from './waits.js';
+import { redisAnswers } from './redis-server.js';
 
 const run = promisify(execFile);
 
@@ -37,20 +38,6 @@ function plainClient(t: Test, port: number): Redis {
   client.on('error', () => {});
   t.teardown(() => client.disconnect());
   return client;
-}
-
-/** A fresh connection's PING (a client that failed to connect once is not asked again). */
-async function answers(port: number): Promise<boolean> {
-  const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 500, retryStrategy: () => null });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
 }
 
 /**
@@ -81,7 +68,7 @@ export async function startRedisNode(t: Test, args: (dir: string) => string[] = 
   const client = plainClient(t, port);
   await waitFor(async () => {
     if (!running(child)) throw new Error(`redis-server exited: ${stderr}`);
-    return answers(port);
+    return redisAnswers(port);
   }, 15_000, `redis-server on port ${port}`, 50);
   return {
     port,
