@@ -140,10 +140,10 @@ export class Forwarder {
   private abort(x: Exchange, code: typeof UPSTREAM_TIMEOUT | typeof CONNECT_TIMEOUT): void {
     if (x.settled) return;
     const err = new UpstreamTimeoutError(code);
-    const late = x.options.detached ? x.options.late : undefined;
-    if (late && code === UPSTREAM_TIMEOUT && x.connected && x.proxyReq && !x.ctx.res.headersSent) {
+    const o = x.options;
+    if (o.detached && o.late && code === UPSTREAM_TIMEOUT && x.connected && x.proxyReq && !x.ctx.res.headersSent) {
       // Answered 504 now; the upstream request stays open and its answer, if it comes, is stored later.
-      awaitLateAnswer(x.ctx.req, x.proxyReq, late, x.options.detached ? x.options.captureBytes : 0, x.ctx.requestId);
+      awaitLateAnswer(x.ctx.req, x.proxyReq, o.late, o.captureBytes, x.ctx.requestId);
       this.onError(x, err);
     } else if (x.ctx.res.headersSent) {
       // Already streaming: the client sees a cut connection, never a truncated body passed off as whole.

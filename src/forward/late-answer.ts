@@ -6,6 +6,7 @@
 // outlives the window, is simply dropped and the timeout stands.
 import type http from 'node:http';
 import { responseHeaders } from './response-headers.js';
+import { captureBody } from './response-relay.js';
 
 /** The upstream's late answer, as the relay would have shaped it. */
 export interface LateAnswer {
@@ -55,16 +56,8 @@ export function takeLateAnswer(req: http.IncomingMessage, proxyRes: http.Incomin
   (req as WithLate)[LATE] = undefined;
   const status = proxyRes.statusCode ?? 502;
   const headers = responseHeaders(proxyRes.rawHeaders, waiting.requestId);
-  const chunks: Buffer[] = [];
-  let captured = 0;
-  proxyRes.on('data', (chunk: Buffer) => {
-    captured += chunk.length;
-    if (captured <= waiting.captureBytes) chunks.push(chunk);
-  });
-  proxyRes.on('end', () => {
-    const body = captured <= waiting.captureBytes ? Buffer.concat(chunks, captured) : undefined;
-    waiting.options.answered({ status, headers, body });
-  });
+  const body = captureBody(proxyRes, waiting.captureBytes);
+  proxyRes.on('end', () => waiting.options.answered({ status, headers, body: body() }));
   // The window still bounds the body: its timer destroys proxyReq, and this response closes incomplete.
   return true;
 }

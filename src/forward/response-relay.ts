@@ -39,6 +39,20 @@ export interface RelayEvents<T> {
 const NOTHING = (): void => {};
 
 /**
+ * Keeps up to `limit` bytes of `from`'s body; the returned function gives them once it has ended, or
+ * undefined when the body was longer. A body that arrived in one chunk is that chunk, not a copy.
+ */
+export function captureBody(from: Readable, limit: number): () => Buffer | undefined {
+  const chunks: Buffer[] = [];
+  let captured = 0;
+  from.on('data', (chunk: Buffer) => {
+    captured += chunk.length;
+    if (captured <= limit) chunks.push(chunk);
+  });
+  return () => (captured > limit ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, captured));
+}
+
+/**
  * Relays `proxyRes` to `res`. Streamed (`capture` undefined): chunks pass on as they come and the
  * client's response ends with the upstream's. Detached (`capture` = the most body bytes to keep): the
  * body is also captured, and the last chunk is held until `finish()`, so a client never holds the whole
@@ -47,20 +61,11 @@ const NOTHING = (): void => {};
 export function relayResponse<T>(proxyRes: http.IncomingMessage, res: http.ServerResponse, requestId: string, capture: number | undefined, token: T, events: RelayEvents<T>): void {
   const status = proxyRes.statusCode ?? 502;
   const headers = responseHeaders(proxyRes.rawHeaders, requestId);
-  const chunks: Buffer[] | undefined = capture === undefined ? undefined : [];
-  let captured = 0;
-  let overflow = false;
-  if (chunks) {
-    proxyRes.on('data', (chunk: Buffer) => {
-      captured += chunk.length;
-      if (captured > (capture ?? 0)) overflow = true;
-      else chunks.push(chunk);
-    });
-  }
+  const captured = capture === undefined ? undefined : captureBody(proxyRes, capture);
   let finish = NOTHING;
   const streamed = capture === undefined;
   proxyRes.on('end', () => {
-    const body = chunks && !overflow ? (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, captured)) : undefined;
+    const body = captured?.();
     events.ended(token, { kind: 'response', status, headers, body, finish });
     if (streamed && !res.destroyed && !res.writableEnded) res.end();
   });
