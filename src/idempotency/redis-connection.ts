@@ -23,7 +23,7 @@ function serverOptions(timeoutMs: number) {
   return {
     // A queued claim could run long after we answered 503, leaving a record nobody owns, and a
     // re-sent one would find its own claim and report it in progress: never queue, never re-send.
-    // RedisStore#run waits for 'ready' itself, within the same deadline.
+    // ReadyRunner (ready-runner.ts) waits for 'ready' itself, within the same deadline.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
