@@ -31,6 +31,9 @@ interface Measured {
   readonly arrayBuffersGrowth: number;
   readonly newSpaceGrowth: number;
   readonly newSpace: number;
+  /** resident bytes of V8's heap pages (young generation included) */
+  readonly v8PagesRssGrowth: number;
+  readonly heapTotalGrowth: number;
 }
 
 const CASES: readonly Case[] = [
@@ -57,6 +60,8 @@ function report(c: Case, m: Measured): void {
   log(`\n${c.name}, Node ${m.node}: ${m.kept} kept of ${m.offered}`);
   log(`  RSS growth          ${per(m.rssGrowth, m)} (${mb(m.rssGrowth)}), of which young generation ${mb(m.newSpaceGrowth)} (now ${mb(m.newSpace)})`);
   log(`  less young gen.     ${per(records, m)} (${mb(records)}): slabs ${per(m.arrayBuffersGrowth, m)}, JS heap ${per(m.heapUsedGrowth, m)}`);
+  // More resident than heapTotal: pages V8 keeps for reuse after freeing them (not counted as heap).
+  log(`  V8 heap pages       resident growth ${mb(m.v8PagesRssGrowth)}, heapTotal growth ${mb(m.heapTotalGrowth)}`);
   log(`  charged (maxBytes)  ${per(m.chargedBytes, m)} (${mb(m.chargedBytes)} of ${mb(m.maxBytes)})`);
   const full = m.kept < m.offered;
   const limit = full ? m.maxBytes + SLACK : m.chargedBytes + SLACK;

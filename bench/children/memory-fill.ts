@@ -3,6 +3,7 @@
 // response headers, collects garbage, and prints one JSON line of what the process grew by, against what
 // the store charged to maxBytes. argv[2]: JSON { maxEntries, maxBytes, records }.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { sha256Hex } from '../../src/idempotency/fingerprint.js';
 import { MemoryStore } from '../../src/idempotency/memory-store.js';
@@ -44,6 +45,20 @@ async function fill(store: MemoryStore, n: number): Promise<void> {
 
 const newSpace = (): number => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
 
+// V8 maps its heap in 256 KiB pages, each an anonymous mapping of its own: their resident bytes are what
+// the heap costs in RSS, which heapTotal undercounts when V8 keeps freed pages for reuse (Node 24).
+const V8_PAGE_KIB = 256;
+function v8PagesRss(): number {
+  let kib = 0;
+  for (const block of readFileSync('/proc/self/smaps', 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
+    const header = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)[ \t]*(\S*)/.exec(block);
+    if (!header || header[3] !== '0' || header[4] !== '') continue;
+    if ((parseInt(header[2] ?? '0', 16) - parseInt(header[1] ?? '0', 16)) / 1024 !== V8_PAGE_KIB) continue;
+    kib += Number(/\nRss:\s+(\d+) kB/.exec(block)?.[1] ?? 0);
+  }
+  return kib * 1024;
+}
+
 // A warm-up through a store of its own, then dropped: compiled code and the young generation's size are
 // the process's, not the records'; the young generation (semi-spaces) is still reported on its own.
 const warm = new MemoryStore({ maxEntries, maxBytes });
@@ -51,10 +66,10 @@ await fill(warm, 20_000);
 await warm.close();
 const store = new MemoryStore({ maxEntries, maxBytes });
 await settle();
-const before = { ...process.memoryUsage(), newSpace: newSpace() };
+const before = { ...process.memoryUsage(), newSpace: newSpace(), v8Pages: v8PagesRss() };
 await fill(store, records);
 await settle();
-const after = { ...process.memoryUsage(), newSpace: newSpace() };
+const after = { ...process.memoryUsage(), newSpace: newSpace(), v8Pages: v8PagesRss() };
 process.stdout.write(`${JSON.stringify({
   node: process.version,
   offered: records,
@@ -68,5 +83,6 @@ process.stdout.write(`${JSON.stringify({
   arrayBuffersGrowth: after.arrayBuffers - before.arrayBuffers,
   newSpaceGrowth: after.newSpace - before.newSpace,
   newSpace: after.newSpace,
+  v8PagesRssGrowth: after.v8Pages - before.v8Pages,
 })}\n`);
 await store.close();
