@@ -129,6 +129,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
   metrics.scrapeChecks.storeUp = () => storeUp(store, metrics);
   let draining = false;
   const isDraining = (): boolean => draining;
+  metrics.scrapeChecks.ready = () => registry.current !== undefined && !draining;
   const { stages, terminal } = requestPath(w, forwarder, store);
   const handler = createHandler({ registry, stages, terminal, logger, accessLog, metrics, isDraining, maxHeaderCount: config.server.maxHeaderCount });
   const proxyServer = createProxyServer(handler, config.server, (refusal) => recordRefusal(refusal, accessLog, metrics));

@@ -2,7 +2,7 @@
 // The path is logged without its query (queries can carry identifiers); never headers or bodies.
 // Proxy-made 5xx are logged at error, everything else at info.
 import type { AccessLog } from '../telemetry/logger.js';
-import { recordRequest, recordUpstream, statusClass, type Metrics } from '../telemetry/metrics.js';
+import { countParserError, countRefusal, recordRequest, recordUpstream, statusClass, type Metrics } from '../telemetry/metrics.js';
 import type { RequestContext } from './context.js';
 import type { ParserRefusal } from '../server.js';
 import { parsePeer } from '../net/ip-match.js';
@@ -13,8 +13,7 @@ export function recordAccess(ctx: RequestContext, log: AccessLog, metrics: Metri
   const status = res.headersSent ? res.statusCode : 0;
   if (!res.writableFinished && ctx.outcome === 'ok') ctx.outcome = 'client_closed';
   const cls = statusClass(status);
-  if (ctx.outcome === 'UNAUTHORIZED') metrics.authFailures.inc({ reason: ctx.reason ?? 'unknown' });
-  else if (ctx.outcome === 'FORBIDDEN') metrics.allowlistDenials.inc({ reason: ctx.reason ?? 'unknown' });
+  countRefusal(metrics, ctx.outcome, ctx.reason);
   recordRequest(metrics, ctx.outcome, cls, durationMs / 1000);
   if (ctx.upstreamMs !== undefined) recordUpstream(metrics, cls, ctx.upstreamMs / 1000);
   const level = status >= 500 && ctx.outcome !== 'ok' ? 'error' : 'info';
@@ -44,7 +43,7 @@ export function recordAccess(ctx: RequestContext, log: AccessLog, metrics: Metri
  */
 export function recordRefusal(r: ParserRefusal, log: AccessLog, metrics: Metrics): void {
   metrics.requests.inc('parser_error', statusClass(r.status));
-  metrics.parserErrors.labels({ reason: r.code }).inc();
+  countParserError(metrics, r.code);
   if (!log.infoEnabled) return;
   log.write({
     level: 'info',

@@ -77,8 +77,13 @@ function drop(deps: HandlerDeps, req: IncomingMessage, res: ServerResponse, expe
 function handle(deps: HandlerDeps, ctx: RequestContext): void {
   const { accessLog, metrics } = deps;
   const { req, res } = ctx;
+  const inFlight = metrics.inFlight;
+  inFlight.requests++;
   // `on`, not `once`: a response closes once, and once() would wrap the listener on every request.
-  res.on('close', () => recordAccess(ctx, accessLog, metrics));
+  res.on('close', () => {
+    inFlight.requests--;
+    recordAccess(ctx, accessLog, metrics);
+  });
   // First of all: a header list that may have been cut. Node drops lines past its count silently
   // while its parser still obeys a Content-Length or Transfer-Encoding among them, so no check may
   // run on what JavaScript sees. The connection is closed: its framing is not to be trusted.

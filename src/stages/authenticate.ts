@@ -8,17 +8,21 @@ import { secretMatches } from '../credentials/secret-hash.js';
 import type { Credential } from '../credentials/snapshot.js';
 import type { RequestContext } from '../pipeline/context.js';
 
-export type AuthFailure =
-  | 'missing'
-  | 'duplicate'
-  | 'malformed'
-  | 'unknown_key'
-  | 'bad_secret'
-  | 'provisioned'
-  | 'revoked'
-  | 'grace_expired'
-  | 'expired'
-  | 'no_credentials';
+/** Every reason a rejection can carry: custody_proxy_auth_failures_total exports each from start. */
+export const AUTH_FAILURES = [
+  'missing',
+  'duplicate',
+  'malformed',
+  'unknown_key',
+  'bad_secret',
+  'provisioned',
+  'revoked',
+  'grace_expired',
+  'expired',
+  'no_credentials',
+] as const;
+
+export type AuthFailure = (typeof AUTH_FAILURES)[number];
 
 /**
  * Where the token starts after the scheme `Bearer` (any case) and one or more spaces, or -1. (A regex

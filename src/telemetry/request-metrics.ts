@@ -87,8 +87,9 @@ export class RequestCounter extends ScrapedFamily {
     this.register(registry);
   }
 
-  inc(first: string, second: string): void {
-    this.series.get(first, second).value++;
+  /** `by` 0 creates the series at 0 (exported before its first event). */
+  inc(first: string, second: string, by = 1): void {
+    this.series.get(first, second).value += by;
   }
 
   getForPromString(): Promise<Exported> {

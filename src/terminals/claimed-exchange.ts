@@ -12,6 +12,7 @@ import type { LateAnswer, LateAnswerOptions } from '../forward/late-answer.js';
 import { toStoredResponse } from '../idempotency/replay.js';
 import type { LeaseKeeper } from '../idempotency/lease-keeper.js';
 import type { Completion, IdempotencyStore } from '../idempotency/store.js';
+import type { IdempotencyOutcome, StoreEvent } from '../telemetry/metric-labels.js';
 
 /** Upstream answers that say "not done, try again": the key is released, not stored. */
 const RELEASING_STATUSES = new Set([408, 429, 503]);
@@ -23,7 +24,10 @@ export interface ClaimedDeps {
   /** ttlMs, the record's lifetime, also bounds how long settling is retried; lateResponseWindowMs 0: no late answers */
   readonly settings: { readonly maxResponseBytes: number; readonly ttlMs: number; readonly lateResponseWindowMs: number };
   readonly logger: Logger;
-  readonly count: (outcome: string) => void;
+  /** the request's own outcome (custody_proxy_idempotency_total), once per keyed request */
+  readonly count: (outcome: IdempotencyOutcome) => void;
+  /** what the store did besides (custody_proxy_idempotency_store_events_total) */
+  readonly event: (event: StoreEvent) => void;
 }
 
 /** The record a request owns: released or completed with `token`. */
@@ -58,7 +62,9 @@ function endingOf(ctx: RequestContext, outcome: ForwardOutcome): Ending {
   return { completion: unknown, finish: undefined, released: false };
 }
 
-async function settleRecord(store: IdempotencyStore, r: OwnedRecord, completion: Completion | undefined): Promise<string> {
+type Settled = 'stored' | 'released' | 'not_stored';
+
+async function settleRecord(store: IdempotencyStore, r: OwnedRecord, completion: Completion | undefined): Promise<Settled> {
   if (!completion) {
     await store.release(r.tenant, r.key, r.token);
     return 'released';
@@ -67,12 +73,14 @@ async function settleRecord(store: IdempotencyStore, r: OwnedRecord, completion:
   return (await store.complete(r.tenant, r.key, r.token, completion)) ? 'stored' : 'not_stored';
 }
 
-/** Counts a settled record; one the store refused is also logged: a retry of its key may execute again. */
-function countSettled(d: ClaimedDeps, requestId: string, result: string): void {
-  d.count(result);
-  if (result === 'not_stored') {
-    d.logger.warn({ requestId }, 'idempotency record not stored: the store no longer holds its claim (records lost or expired); a retry may execute again');
+/** Counts a settled record: the request's outcome, or a store event (and a warning) when the store refused it. */
+function countSettled(d: ClaimedDeps, requestId: string, result: Settled): void {
+  if (result !== 'not_stored') {
+    d.count(result);
+    return;
   }
+  d.event('not_stored');
+  d.logger.warn({ requestId }, 'idempotency record not stored: the store no longer holds its claim (records lost or expired); a retry may execute again');
 }
 
 /** Retries after a failed settle: quick at first (a blip), then every 2 s. */
@@ -80,26 +88,27 @@ const RETRY_MS = [100, 250, 500, 1000, 2000];
 
 /**
  * Runs `settle` in the background until the store takes it, the record's ttl has passed, or the store
- * says this owner no longer holds it; `letGo` (the lease) is called only then.
+ * says this owner no longer holds it; `letGo` (the lease) is called only then, `counted` once it lands.
  */
-function settleLater(d: ClaimedDeps, requestId: string, settle: () => Promise<string>, letGo: () => void): void {
+function settleLater<R>(d: ClaimedDeps, requestId: string, settle: () => Promise<R>, letGo: () => void, counted: (result: R) => void): void {
   const until = Date.now() + d.settings.ttlMs;
   let attempt = 0;
   const retry = (): void => {
     settle().then(
       (result) => {
         letGo();
-        countSettled(d, requestId, result);
+        counted(result);
         d.logger.info({ requestId, attempts: attempt + 1 }, 'idempotency record settled after the store failed');
       },
       () => {
-        d.count('store_error');
+        d.event('settle_failed');
         attempt++;
         if (Date.now() < until) {
           setTimeout(retry, RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]).unref();
           return;
         }
         letGo();
+        d.event('settle_abandoned');
         d.logger.error({ requestId }, 'idempotency record not settled within its ttl; duplicates see the outcome as unknown');
       },
     );
@@ -113,16 +122,16 @@ function lateAnswers(d: ClaimedDeps, requestId: string, r: OwnedRecord): LateAns
   if (windowMs <= 0) return undefined;
   const answered = (answer: LateAnswer): void => {
     const completion = completionOf(answer);
-    const settle = async (): Promise<string> => {
+    const settle = async (): Promise<StoreEvent> => {
       const took = await d.store.completeLate(r.tenant, r.key, r.token, completion);
       d.logger.info({ requestId, status: answer.status, stored: took }, took
         ? 'late upstream answer stored in place of the timeout'
         : 'late upstream answer not stored: the record expired or changed');
       return took ? (completion ? 'late_stored' : 'late_released') : 'late_dropped';
     };
-    settle().then(d.count, () => {
-      d.count('store_error');
-      settleLater(d, requestId, settle, () => {});
+    settle().then(d.event, () => {
+      d.event('settle_failed');
+      settleLater(d, requestId, settle, () => {}, d.event);
     });
   };
   return { windowMs, answered };
@@ -148,13 +157,13 @@ export async function forwardClaimed(d: ClaimedDeps, ctx: RequestContext, record
         return true;
       },
       () => {
-        d.count('store_error');
+        d.event('settle_failed');
         d.logger.warn({ requestId: ctx.requestId }, 'idempotency record not settled; retrying while holding the lease (duplicates get 409)');
         return false;
       },
     );
     if (settled) letGo();
-    else settleLater(d, ctx.requestId, () => settleRecord(d.store, record, completion), letGo);
+    else settleLater(d, ctx.requestId, () => settleRecord(d.store, record, completion), letGo, (result) => countSettled(d, ctx.requestId, result));
     ending?.finish?.();
     if (ending?.released) ctx.reason = ctx.reason ?? 'released';
   }

@@ -5,7 +5,8 @@
 // 502 UPSTREAM_OUTCOME_UNKNOWN (owner lost), 503 IDEMPOTENCY_STORE_UNAVAILABLE.
 import { ProxyError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
-import { countIdempotency, type Metrics } from '../telemetry/metrics.js';
+import { countIdempotency, countStoreEvent, type Metrics } from '../telemetry/metrics.js';
+import type { IdempotencyOutcome, StoreEvent } from '../telemetry/metric-labels.js';
 import { continueBody, type RequestContext } from '../pipeline/context.js';
 import type { Terminal } from '../pipeline/handler.js';
 import { sendLocal } from '../pipeline/reply.js';
@@ -37,7 +38,8 @@ export function idempotencyTerminal(
   logger: Logger,
   metrics: Metrics,
 ): Terminal {
-  const count = (outcome: string): void => countIdempotency(metrics, outcome);
+  const count = (outcome: IdempotencyOutcome): void => countIdempotency(metrics, outcome);
+  const event = (e: StoreEvent): void => countStoreEvent(metrics, e);
   const d: KeyedDeps = {
     settings,
     store,
@@ -45,7 +47,8 @@ export function idempotencyTerminal(
     plain,
     logger,
     count,
-    leases: new LeaseKeeper(store, settings.leaseMs, () => count('store_error')),
+    event,
+    leases: new LeaseKeeper(store, settings.leaseMs, () => event('lease_renewal_failed')),
     claimOptions: { ttlMs: settings.ttlMs, leaseMs: settings.leaseMs },
     storeDown: (err) => {
       count('store_error');
@@ -103,7 +106,7 @@ function answerExisting(d: KeyedDeps, ctx: RequestContext, claim: Exclude<ClaimR
   }
 }
 
-function replay(ctx: RequestContext, completion: Completion, count: (o: string) => void): void {
+function replay(ctx: RequestContext, completion: Completion, count: (o: IdempotencyOutcome) => void): void {
   switch (completion.kind) {
     case 'response':
       count('replayed');

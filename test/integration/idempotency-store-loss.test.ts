@@ -130,7 +130,8 @@ if (!redisServerInstalled()) {
     held.open();
     t.equal((await answer).status, 200, 'the client gets its answer');
     const text = (await call(proxy.adminUrl, { path: '/metrics' })).text;
-    t.match(text, /^custody_proxy_idempotency_total\{outcome="not_stored"\} 1$/m, 'counted as not stored');
+    t.match(text, /^custody_proxy_idempotency_store_events_total\{event="not_stored"\} 1$/m, 'counted as a store event');
+    t.notMatch(text, /^custody_proxy_idempotency_total\{outcome="not_stored"\}/m, 'not as a request outcome');
     t.ok(proxy.logLines().some((l) => String(l['msg']).startsWith('idempotency record not stored')), 'and logged');
   });
 }
