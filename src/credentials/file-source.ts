@@ -7,7 +7,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import { confirmCurrent, countReload, type Metrics } from '../telemetry/metrics.js';
 import { parseCredentials, type DocumentResult } from './document-load.js';
 import type { CredentialsRegistry, ReloadResult } from './registry.js';
 import { documentVersion } from './snapshot.js';
@@ -28,6 +28,14 @@ export async function readCredentialsFile(file: string): Promise<DocumentResult>
   return r.ok ? parseCredentials(r.text) : r;
 }
 
+/** A file that could not be read: a failed load ('error'), not a refused document. */
+interface Unreadable {
+  readonly unreadable: readonly string[];
+}
+
+/** What a load came to, as counted in custody_proxy_credential_reloads_total{result}. */
+export type LoadResult = ReloadResult | 'error';
+
 const DEBOUNCE_MS = 150;
 // A folder that never goes quiet (a busy sibling file) must not postpone a load forever: the first
 // pending event is answered within this bound (SPEC §8: a change takes effect within 2 s).
@@ -40,10 +48,12 @@ export class FileSource {
   private debounce: NodeJS.Timeout | undefined;
   private pendingSince: number | undefined;
   private lastStat = '';
-  private loading: Promise<ReloadResult> | undefined;
+  private loading: Promise<LoadResult> | undefined;
   private again = false;
   /** the version of the last document refused: the same text read again is not refused (and counted) again */
   private lastRefused: string | undefined;
+  /** the file holds the document in force (last load applied or confirmed it); its stat poll then confirms freshness */
+  private inSync = false;
 
   constructor(
     private readonly file: string,
@@ -53,14 +63,14 @@ export class FileSource {
   ) {}
 
   /** Reads the file and offers it; a refused document leaves the registry as it was. */
-  load(): Promise<ReloadResult> {
+  load(): Promise<LoadResult> {
     // One load at a time; a change that lands during a load triggers exactly one more.
     if (this.loading) {
       this.again = true;
       return this.loading;
     }
     this.loading = this.readChanged()
-      .then((r) => (r === 'unchanged' ? this.unchanged() : r === 'refused before' ? 'rejected' : this.apply(r)))
+      .then((r) => this.settle(r))
       .finally(() => {
         this.loading = undefined;
         if (this.again) {
@@ -91,6 +101,10 @@ export class FileSource {
         if (k !== this.lastStat) {
           this.lastStat = k;
           this.schedule();
+        } else if (this.inSync && !this.loading) {
+          // The same stat as the file the document in force came from: confirmed current, so the
+          // staleness alert on the last-reload timestamp means the same for a file as for a 304.
+          confirmCurrent(this.metrics);
         }
       });
     }, POLL_MS);
@@ -114,22 +128,36 @@ export class FileSource {
    * one last refused (no parse needed for either). The stat is taken first, so the poll does not load
    * the same change again after the watch did (one edit, one reload counted: SPEC §11 rev 2).
    */
-  private async readChanged(): Promise<DocumentResult | 'unchanged' | 'refused before'> {
+  private async readChanged(): Promise<DocumentResult | Unreadable | 'unchanged' | 'refused before'> {
     this.lastStat = await this.statKey();
     const r = await readText(this.file);
-    if (!r.ok) return r;
+    if (!r.ok) return { unreadable: r.problems };
     const version = documentVersion(r.text);
-    if (this.registry.current?.version === version) return 'unchanged';
+    if (this.registry.current?.version === version) {
+      // Back to the document in force: the same bad text saved again later is a new edit, refused and counted again.
+      this.lastRefused = undefined;
+      return 'unchanged';
+    }
     if (version === this.lastRefused) return 'refused before';
     const parsed = parseCredentials(r.text);
     this.lastRefused = parsed.ok ? undefined : version;
     return parsed;
   }
 
-  private unchanged(): ReloadResult {
-    this.metrics.reloads.inc({ result: 'unchanged' });
-    this.metrics.lastReload.set(Date.now() / 1000);
-    return 'unchanged';
+  private settle(r: DocumentResult | Unreadable | 'unchanged' | 'refused before'): LoadResult {
+    if (r === 'refused before') return 'rejected';
+    if (r === 'unchanged') return this.counted('unchanged');
+    if ('unreadable' in r) {
+      this.logger.error({ source: this.file, problems: r.unreadable }, 'credentials file unreadable; keeping the last good document');
+      return this.counted('error');
+    }
+    return this.apply(r);
+  }
+
+  private counted<R extends LoadResult>(result: R): R {
+    countReload(this.metrics, result);
+    this.inSync = result === 'applied' || result === 'unchanged';
+    return result;
   }
 
   /** stat follows symlinks, so a `..data` swap changes inode and mtime here. */
@@ -151,13 +179,10 @@ export class FileSource {
 
   private apply(result: DocumentResult): ReloadResult {
     if (!result.ok) {
-      this.metrics.reloads.inc({ result: 'rejected' });
       this.logger.error({ source: this.file, problems: result.problems }, 'credentials document refused; keeping the last good one');
-      return 'rejected';
+      return this.counted('rejected');
     }
-    const outcome = this.registry.offer(result.snapshot);
-    this.metrics.reloads.inc({ result: outcome });
-    this.metrics.lastReload.set(Date.now() / 1000);
+    const outcome = this.counted(this.registry.offer(result.snapshot));
     if (outcome === 'applied') {
       const { byKeyId, tenants } = result.snapshot;
       this.logger.info({ source: this.file, credentials: byKeyId.size, tenants: tenants.size }, 'credentials loaded');

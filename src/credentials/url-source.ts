@@ -4,7 +4,7 @@
 // Nothing is cached on disk: a restart while the endpoint is down stays not-ready rather than
 // serving a stale document that could still hold a revoked key.
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import { countReload, type Metrics } from '../telemetry/metrics.js';
 import { parseCredentials, parseCredentialsJson } from './document-load.js';
 import type { CredentialsRegistry, ReloadResult } from './registry.js';
 
@@ -50,7 +50,7 @@ export class UrlSource {
   }
 
   private fail(reason: string, problems?: readonly string[]): 'error' {
-    this.metrics.reloads.inc({ result: problems ? 'rejected' : 'error' });
+    countReload(this.metrics, problems ? 'rejected' : 'error');
     this.logger.error({ source: this.options.url.origin, reason, problems }, 'credentials fetch failed; keeping the last good document');
     return 'error';
   }
@@ -68,8 +68,9 @@ export class UrlSource {
     } catch (err) {
       return this.fail(`request failed: ${(err as Error).name}`);
     }
+    // The endpoint confirms the document in force is current: freshness advances (SPEC §8 rev 2).
     if (res.status === 304) {
-      this.metrics.reloads.inc({ result: 'unchanged' });
+      countReload(this.metrics, 'unchanged');
       return 'unchanged';
     }
     if (res.status !== 200) return this.fail(`status ${res.status}`);
@@ -78,8 +79,7 @@ export class UrlSource {
     if (!result.ok) return this.fail('invalid document', result.problems);
     const outcome = this.registry.offer(result.snapshot);
     this.etag = res.headers.get('etag') ?? undefined;
-    this.metrics.reloads.inc({ result: outcome });
-    this.metrics.lastReload.set(Date.now() / 1000);
+    countReload(this.metrics, outcome);
     if (outcome === 'applied') this.logger.info({ source: this.options.url.origin, credentials: result.snapshot.byKeyId.size }, 'credentials loaded');
     return outcome;
   }
