@@ -2,7 +2,8 @@
 // watched, because Kubernetes updates a mounted Secret by swapping a `..data` symlink and editors
 // write through rename, neither of which a watch on the file itself survives; a 1 s stat poll backs
 // the watch up (network filesystems drop events). A bad document is refused (logged with every
-// problem and counted) and the last good one stays.
+// problem and counted) and the last good one stays. Freshness (SPEC §8 rev 2): every load is counted
+// by result, and while the file holds the document in force its unchanged stat confirms it current.
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
