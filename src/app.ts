@@ -21,6 +21,7 @@ import { forwardTerminal } from './terminals/plain-terminal.js';
 import { idempotencyTerminal } from './terminals/idempotency-terminal.js';
 import { createStore } from './idempotency/create-store.js';
 import type { IdempotencyStore } from './idempotency/store.js';
+import { StoreHealth } from './idempotency/store-health.js';
 import { adminRoutes } from './admin/admin-routes.js';
 import { readTokenFile } from './config/token-file.js';
 import { createAdminServer } from './admin/admin-server.js';
@@ -80,7 +81,7 @@ function requestPath(w: Wiring, forwarder: Forwarder, store: IdempotencyStore): 
   return { stages, terminal: idempotencyTerminal(settings, store, forwarder, plain, logger, metrics) };
 }
 
-function adminListener(w: Wiring, source: CredentialSource, store: IdempotencyStore, isDraining: () => boolean): http.Server {
+function adminListener(w: Wiring, source: CredentialSource, store: IdempotencyStore, storeHealth: StoreHealth, isDraining: () => boolean): http.Server {
   const { registry } = w;
   return createAdminServer({
     registry: w.metrics.registry,
@@ -97,15 +98,8 @@ function adminListener(w: Wiring, source: CredentialSource, store: IdempotencySt
     ],
     // Reported, never a reason (SPEC §11 rev 2): a store outage fails keyed requests only, and a
     // readiness probe failing on it would take every replica out of the Service at once.
-    status: async () => ({ idempotencyStore: { kind: store.kind, up: await storeUp(store, w.metrics) } }),
+    status: async () => ({ idempotencyStore: { kind: store.kind, up: await storeHealth.check() } }),
   });
-}
-
-/** Pings the store (it settles within its own 1 s deadline) and sets custody_proxy_idempotency_store_up. */
-async function storeUp(store: IdempotencyStore, metrics: Metrics): Promise<boolean> {
-  const up = await store.ping().then(() => true, () => false);
-  metrics.storeUp.set(up ? 1 : 0);
-  return up;
 }
 
 function wiring(config: ProxyConfig, options: AppOptions): Wiring {
@@ -126,14 +120,15 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
   const source = await startCredentialSource(config, registry, logger, metrics);
   const forwarder = new Forwarder({ url: config.upstream.url, timeoutMs: config.upstream.timeout, connectTimeoutMs: config.upstream.connectTimeout });
   const store = await createStore(config.idempotency, logger, metrics);
-  metrics.scrapeChecks.storeUp = () => storeUp(store, metrics);
+  const storeHealth = new StoreHealth(store, (up) => metrics.storeUp.set(up ? 1 : 0));
+  metrics.scrapeChecks.storeUp = () => storeHealth.check();
   let draining = false;
   const isDraining = (): boolean => draining;
   metrics.scrapeChecks.ready = () => registry.current !== undefined && !draining;
   const { stages, terminal } = requestPath(w, forwarder, store);
   const handler = createHandler({ registry, stages, terminal, logger, accessLog, metrics, isDraining, maxHeaderCount: config.server.maxHeaderCount });
   const proxyServer = createProxyServer(handler, config.server, (refusal) => recordRefusal(refusal, accessLog, metrics));
-  const adminServer = adminListener(w, source, store, isDraining);
+  const adminServer = adminListener(w, source, store, storeHealth, isDraining);
   const proxyAddress = await listen(proxyServer, config.listen);
   const adminAddress = await listen(adminServer, config.admin.listen);
   logger.info({ proxy: proxyAddress, admin: adminAddress, upstream: config.upstream.url.origin }, 'custody-proxy listening');
