@@ -126,6 +126,9 @@ export const configSchema = z.strictObject({
       maxHeaderCount: z.number().int().min(1).max(1000).default(100),
     })
     .prefault({}),
+  // SIGTERM (SPEC §12 rev 2): how long the listener keeps serving normally while load balancers see
+  // readiness turn 503; then it stops accepting. 0s: stop accepting at once.
+  drainDelay: duration.prefault('5s'),
   shutdownTimeout: positiveDuration.prefault('25s'),
 });
 

@@ -152,6 +152,7 @@ function main(): void {
           return;
         }
         t.equal(config.credentials.file, '/etc/custody-proxy/credentials/credentials.yaml');
+        t.equal(config.drainDelay, 5_000, 'drainDelay 5s from values.yaml');
         if (withOverrides) {
           const adminMount = proxy.volumeMounts?.find((m) => m.name === 'admin-token')?.mountPath;
           t.equal(config.admin.tokenFile, `${adminMount ?? '(unmounted)'}/token`, 'admin token file lies in the mounted Secret');
@@ -235,6 +236,24 @@ function main(): void {
     t.notOk(validate(withRedis({ waitReplicas: -1 })), 'waitReplicas below 0 is rejected');
     t.notOk(validate(withRedis({ cluster: ['redis://c:6379'] })), 'a node that is not host:port is rejected');
     t.notOk(validate(withRedis({ url: 'redis://c:6379' })), 'an unknown key is rejected');
+  });
+
+  t.test('proxy.config.drainDelay reaches the config, 0s included; a number is rejected', async (t) => {
+    const file = path.join(dir, 'drain.yaml');
+    writeFileSync(file, JSON.stringify({ redis: { existingSecret: '' }, replicaCount: 1, proxy: { config: { drainDelay: '0s', idempotency: { store: 'memory' } } } }));
+    const cm = render([file]).find((d) => d['kind'] === 'ConfigMap') as unknown as IConfigMap | undefined;
+    const config = buildConfig(parse(cm?.data?.['custody-proxy.yaml'] ?? ''), '/etc/custody-proxy/config/custody-proxy.yaml', {});
+    t.equal(config.drainDelay, 0, 'drainDelay 0s: stop accepting at once');
+    const schema: unknown = JSON.parse(readFileSync(path.join(chart, 'values.schema.json'), 'utf8'));
+    if (!isObj(schema)) throw new Error('values.schema.json is not an object');
+    const { $schema: _meta, ...body } = schema;
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(body);
+    const values: unknown = parse(readFileSync(path.join(chart, 'values.yaml'), 'utf8'));
+    if (!isObj(values) || !isObj(values['proxy'])) throw new Error('values.yaml has no proxy');
+    const proxy = values['proxy'];
+    const withDelay = (drainDelay: unknown): Obj => ({ ...values, proxy: { ...proxy, config: { ...(proxy['config'] as Obj), drainDelay } } });
+    t.ok(validate(withDelay('0s')), JSON.stringify(validate.errors));
+    t.notOk(validate(withDelay(5)), 'a bare number is rejected');
   });
 
   t.test('the config checksum follows the config', async (t) => {

@@ -37,6 +37,7 @@ t.test('an empty document yields every §3 default', async (t) => {
     t.equal(c.idempotency.maxRequestBytes, MiB, `${label}: maxRequestBytes 1MiB`);
     t.equal(c.idempotency.maxResponseBytes, MiB, `${label}: maxResponseBytes 1MiB`);
     t.equal(c.logging.level, 'info', `${label}: logging.level`);
+    t.equal(c.drainDelay, 5_000, `${label}: drainDelay 5s`);
     t.equal(c.shutdownTimeout, 25_000, `${label}: shutdownTimeout 25s`);
     t.equal(c.configFile, FILE, `${label}: configFile`);
   }
@@ -70,6 +71,8 @@ t.test('durations: 500ms, 30s, 5m, 24h', async (t) => {
   t.equal(build({ upstream: { connectTimeout: '5m' } }).upstream.connectTimeout, 300_000);
   t.equal(build({ idempotency: { ttl: '24h' } }).idempotency.ttl, 86_400_000);
   t.equal(build({ shutdownTimeout: '90s' }).shutdownTimeout, 90_000);
+  t.equal(build({ drainDelay: '1500ms' }).drainDelay, 1500);
+  t.equal(build({ drainDelay: '0s' }).drainDelay, 0, 'drainDelay 0s: stop accepting at once');
   t.equal(build({ credentials: { url: 'https://cp.internal/creds', pollInterval: '500ms' } }).credentials.pollInterval, 500);
 });
 

@@ -63,12 +63,15 @@ t.test('bad durations name the path and the value', async (t) => {
     [{ shutdownTimeout: '25' } , 'shutdownTimeout', '25'],
     [{ shutdownTimeout: '-5s' }, 'shutdownTimeout', '-5s'],
     [{ shutdownTimeout: '1.5s' }, 'shutdownTimeout', '1.5s'],
+    [{ drainDelay: '5' }, 'drainDelay', '5'],
+    [{ drainDelay: '-1s' }, 'drainDelay', '-1s'],
   ] as const) {
     const line = problemAt(t, problemsOf(t, raw), at);
     t.match(line, `"${value}"`, `${at} quotes the bad value ${value}`);
   }
   problemAt(t, problemsOf(t, { upstream: { timeout: '0s' } }), 'upstream.timeout');
   problemAt(t, problemsOf(t, { upstream: { timeout: 30 } }), 'upstream.timeout');
+  problemAt(t, problemsOf(t, { drainDelay: 5 }), 'drainDelay');
 });
 
 t.test('bad sizes name the path and the value', async (t) => {
