@@ -25,7 +25,8 @@ import { StoreHealth } from './idempotency/store-health.js';
 import { adminRoutes } from './admin/admin-routes.js';
 import { readTokenFile } from './config/token-file.js';
 import { createAdminServer } from './admin/admin-server.js';
-import { createProxyServer, drainServer, listen } from './server.js';
+import { createProxyServer, listen } from './server.js';
+import { ListenerDrain } from './listener-drain.js';
 
 export interface AppOptions {
   readonly logger?: Logger;
@@ -43,9 +44,24 @@ export interface App {
   readonly logger: Logger;
   /** SIGHUP: re-read the credentials source now. */
   reloadCredentials(): Promise<unknown>;
-  /** SIGTERM behaviour: readiness 503, refuse new requests, finish in-flight ones, then close. */
-  shutdown(): Promise<void>;
+  /**
+   * SIGTERM (SPEC §12): readiness 503 at once; serve as usual for drainDelay; stop accepting and let
+   * in-flight requests finish within shutdownTimeout; then close everything. Once only: later calls
+   * return the same promise.
+   */
+  shutdown(options?: ShutdownOptions): Promise<void>;
+  /** A second signal: ends the drain delay now; once closing, cuts the requests still in flight. */
+  hurry(): void;
 }
+
+export interface ShutdownOptions {
+  /** stop accepting at once (SIGINT: an operator at a terminal, no load balancer to wait for) */
+  readonly skipDrainDelay?: boolean;
+}
+
+// Kept out of shutdownTimeout for what follows the drain (closing the store: a 1 s Redis deadline), so
+// the process is gone within drainDelay + shutdownTimeout (SPEC §12).
+const CLOSE_RESERVE_MS = 1000;
 
 /** What the request path and the listeners share. */
 interface Wiring {
@@ -81,7 +97,7 @@ function requestPath(w: Wiring, forwarder: Forwarder, store: IdempotencyStore): 
   return { stages, terminal: idempotencyTerminal(settings, store, forwarder, plain, logger, metrics) };
 }
 
-function adminListener(w: Wiring, source: CredentialSource, store: IdempotencyStore, storeHealth: StoreHealth, isDraining: () => boolean): http.Server {
+function adminListener(w: Wiring, source: CredentialSource, store: IdempotencyStore, storeHealth: StoreHealth, drain: ListenerDrain): http.Server {
   const { registry } = w;
   return createAdminServer({
     registry: w.metrics.registry,
@@ -94,7 +110,7 @@ function adminListener(w: Wiring, source: CredentialSource, store: IdempotencySt
     }),
     readiness: [
       () => (registry.current ? undefined : 'credentials not loaded'),
-      () => (isDraining() ? 'draining' : undefined),
+      () => (drain.stopping ? 'draining' : undefined),
     ],
     // Reported, never a reason (SPEC §11 rev 2): a store outage fails keyed requests only, and a
     // readiness probe failing on it would take every replica out of the Service at once.
@@ -122,17 +138,26 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
   const store = await createStore(config.idempotency, logger, metrics);
   const storeHealth = new StoreHealth(store, (up) => metrics.storeUp.set(up ? 1 : 0));
   metrics.scrapeChecks.storeUp = () => storeHealth.check();
-  let draining = false;
-  const isDraining = (): boolean => draining;
-  metrics.scrapeChecks.ready = () => registry.current !== undefined && !draining;
   const { stages, terminal } = requestPath(w, forwarder, store);
-  const handler = createHandler({ registry, stages, terminal, logger, accessLog, metrics, isDraining, maxHeaderCount: config.server.maxHeaderCount });
+  const isClosing = (): boolean => drain.closing;
+  const handler = createHandler({ registry, stages, terminal, logger, accessLog, metrics, isClosing, maxHeaderCount: config.server.maxHeaderCount });
   const proxyServer = createProxyServer(handler, config.server, (refusal) => recordRefusal(refusal, accessLog, metrics));
-  const adminServer = adminListener(w, source, store, storeHealth, isDraining);
+  const drain = new ListenerDrain(proxyServer, logger);
+  metrics.scrapeChecks.ready = () => registry.current !== undefined && !drain.stopping;
+  const adminServer = adminListener(w, source, store, storeHealth, drain);
   const proxyAddress = await listen(proxyServer, config.listen);
   const adminAddress = await listen(adminServer, config.admin.listen);
   logger.info({ proxy: proxyAddress, admin: adminAddress, upstream: config.upstream.url.origin }, 'custody-proxy listening');
   logger.flush();
+  // Shutdown in reverse order of start: drain the listener, then close what its requests used.
+  const closeRest = async (): Promise<void> => {
+    forwarder.close();
+    await store.close();
+    source.close();
+    await new Promise<void>((resolve) => adminServer.close(() => resolve()));
+    adminServer.closeAllConnections();
+  };
+  let stopped: Promise<void> | undefined;
   return {
     proxyAddress,
     adminAddress,
@@ -140,18 +165,20 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
     metrics,
     logger,
     reloadCredentials: () => source.load(),
-    // Shutdown in reverse order of start: stop taking requests and drain them, then what they used.
-    async shutdown() {
-      draining = true;
-      await drainServer(proxyServer, config.shutdownTimeout);
-      forwarder.close();
-      await store.close();
-      source.close();
-      await new Promise<void>((resolve) => adminServer.close(() => resolve()));
-      adminServer.closeAllConnections();
-      logger.info('custody-proxy stopped');
-      accessLog.flush();
-      await new Promise<void>((resolve) => logger.flush(() => resolve()));
-    },
+    shutdown: (opts = {}) => (stopped ??= stop(w, drain, closeRest, opts)),
+    hurry: () => drain.hurry(),
   };
+}
+
+/** The shutdown sequence: the listener's drain (SPEC §12), then the rest, then the last log lines. */
+async function stop(w: Wiring, drain: ListenerDrain, closeRest: () => Promise<void>, opts: ShutdownOptions): Promise<void> {
+  const { config, logger, accessLog } = w;
+  const delayMs = opts.skipDrainDelay ? 0 : config.drainDelay;
+  const timeoutMs = Math.max(0, config.shutdownTimeout - Math.min(CLOSE_RESERVE_MS, config.shutdownTimeout / 4));
+  logger.info({ drainDelayMs: delayMs, shutdownTimeoutMs: config.shutdownTimeout }, 'shutting down: not ready; serving until the drain delay ends');
+  await drain.drain({ delayMs, timeoutMs });
+  await closeRest();
+  logger.info('custody-proxy stopped');
+  accessLog.flush();
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
 }

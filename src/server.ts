@@ -1,7 +1,8 @@
 // The client-facing HTTP server: explicit timeouts checked twice a second, header size and count
 // bounds (SPEC §7, §12), `Expect: 100-continue` routed through the same handler so 100 is sent only
 // after the checks, and requests Node's parser refuses answered with the §10 body (400, or 431) and
-// reported (access line, metric) so probing is visible. Plus listen and drain helpers.
+// reported (access line, metric) so probing is visible. Plus a listen helper; the SIGTERM drain is
+// listener-drain.ts.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from './config/listen.js';
@@ -109,20 +110,5 @@ export function listen(server: http.Server, address: ListenAddress): Promise<Add
       server.off('error', reject);
       resolve(server.address() as AddressInfo);
     });
-  });
-}
-
-/** Stops accepting, closes idle keep-alive connections, waits for in-flight requests up to timeoutMs. */
-export function drainServer(server: http.Server, timeoutMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      server.closeAllConnections();
-      resolve();
-    }, timeoutMs);
-    server.close(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-    server.closeIdleConnections();
   });
 }

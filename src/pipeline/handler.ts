@@ -30,7 +30,8 @@ export interface HandlerDeps {
   readonly logger: Logger;
   readonly accessLog: AccessLog;
   readonly metrics: Metrics;
-  readonly isDraining: () => boolean;
+  /** the listener stopped accepting (SPEC §12): every request gets 503 and `Connection: close` */
+  readonly isClosing: () => boolean;
   /** server.maxHeaderCount: more header lines get 431 before any check runs (SPEC §7) */
   readonly maxHeaderCount: number;
 }
@@ -84,6 +85,10 @@ function handle(deps: HandlerDeps, ctx: RequestContext): void {
     inFlight.requests--;
     recordAccess(ctx, accessLog, metrics);
   });
+  const closing = deps.isClosing();
+  // A draining listener takes no new connections: whatever this answer is, the client is to reconnect
+  // (to another replica) for its next request rather than find this connection closed under it.
+  if (closing) res.shouldKeepAlive = false;
   // First of all: a header list that may have been cut. Node drops lines past its count silently
   // while its parser still obeys a Content-Length or Transfer-Encoding among them, so no check may
   // run on what JavaScript sees. The connection is closed: its framing is not to be trusted.
@@ -99,8 +104,8 @@ function handle(deps: HandlerDeps, ctx: RequestContext): void {
     sendError(ctx, new ProxyError('BAD_REQUEST', 'host_header'));
     return;
   }
-  if (deps.isDraining() || !ctx.snapshot) {
-    sendError(ctx, new ProxyError('SERVICE_UNAVAILABLE', ctx.snapshot ? 'draining' : 'no_credentials', 1));
+  if (closing || !ctx.snapshot) {
+    sendError(ctx, new ProxyError('SERVICE_UNAVAILABLE', closing ? 'draining' : 'no_credentials', 1));
     return;
   }
   runStages(deps, ctx, 0);

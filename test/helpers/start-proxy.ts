@@ -36,6 +36,8 @@ export function writeConfigDir(options: ProxyOptions): string {
     upstream: { url: options.upstreamUrl, timeout: '5s', connectTimeout: '1s' },
     credentials: { file: 'credentials.yaml' },
     logging: { level: 'info' },
+    // Tests that do not test the rollout drain (SPEC §12) stop at once rather than after 5 s.
+    drainDelay: '0s',
     shutdownTimeout: '2s',
   };
   writeFileSync(path.join(dir, 'custody-proxy.yaml'), stringify({ ...base, ...(options.config ?? {}) }));

@@ -383,6 +383,7 @@ t.test('SIGHUP to a real `custody-proxy serve` process reloads the file and the 
       admin: { listen: '127.0.0.1:0' },
       upstream: { url: upstream.url, timeout: '5s', connectTimeout: '1s' },
       credentials: { file: 'credentials.yaml' },
+      drainDelay: '0s',
       shutdownTimeout: '2s',
     }),
   );

@@ -49,7 +49,7 @@ async function serve(t: Test, rec: Recorder, stages: Stage[], terminal: Terminal
     logger,
     accessLog: { infoEnabled: true, errorEnabled: true, write: (e) => void rec.access.push(e), flush: () => {} },
     metrics: createMetrics({ processMetrics: false }),
-    isDraining: () => false,
+    isClosing: () => false,
     maxHeaderCount: 100,
   });
   let created = 0;
