@@ -3,6 +3,7 @@
 import { once } from 'node:events';
 import { loadConfig } from '../src/config/load.js';
 import { startApp } from '../src/app.js';
+import { serveUntilSignalled } from '../src/signals.js';
 import { createCustodyUpstream } from './custody-upstream.js';
 
 const DEMO_TOKEN = 'ck_test_demo:sk_test_03_yZ2zHHdSPhHFq4pthoKa8A0d1Uqf0H5Ez_3aVyu0';
@@ -35,8 +36,6 @@ custody-proxy demo: proxy ${p} → custody upstream ${config.upstream.url.origin
 Ctrl-C stops the demo.
 `);
 
-const stop = (): void => {
-  app.shutdown().then(() => upstream.close());
-};
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
+// Ctrl-C stops at once (SIGINT skips drainDelay; see README "Signals"), a second one cuts what is in flight.
+await serveUntilSignalled(app);
+upstream.close();

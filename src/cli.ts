@@ -5,6 +5,7 @@ import { configPath, loadConfig, type ProxyConfig } from './config/load.js';
 import { ProblemsError } from './config/problems.js';
 import { readCredentialsFile } from './credentials/file-source.js';
 import { startApp } from './app.js';
+import { serveUntilSignalled } from './signals.js';
 import { runKeys } from './keys/keys-cli.js';
 import { runStore } from './idempotency/store-cli.js';
 
@@ -65,15 +66,7 @@ async function serve(args: string[]): Promise<number> {
     process.stderr.write(`custody-proxy: ${(err as Error).message}\n`);
     return 1;
   }
-  const running = app;
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      running.shutdown().then(resolve, resolve);
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-    process.on('SIGHUP', () => void running.reloadCredentials());
-  });
+  await serveUntilSignalled(app);
   return 0;
 }
 
