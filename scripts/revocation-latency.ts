@@ -155,6 +155,7 @@ async function main(): Promise<void> {
       upstream: { url: `http://127.0.0.1:${upstreamPort}`, timeout: '5s', connectTimeout: '1s' },
       credentials: { file: 'credentials.yaml' },
       logging: { level: 'warn' }, // no access line per probe request
+      drainDelay: '0s', // nothing to drain: stop at once
       shutdownTimeout: '2s',
     }),
   );

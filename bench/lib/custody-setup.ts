@@ -50,6 +50,7 @@ export function writeCustodySetup(dir: string, upstreamUrl: string, credentialCo
     credentials: { file: 'credentials.yaml' },
     ...(idempotency === undefined ? {} : { idempotency }),
     logging: { level: 'info' },
+    drainDelay: '0s', // the bench stops its proxy between runs: no load balancer to wait for
     shutdownTimeout: '2s',
   };
   const configFile = path.join(dir, 'custody-proxy.yaml');

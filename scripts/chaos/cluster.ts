@@ -47,7 +47,9 @@ export class Replica {
       // The defaults otherwise (lease 10s, ttl 24h): the run checks the configuration operators get.
       idempotency: { store: 'redis', redis: { url: settings.redisUrl, keyPrefix: 'chaos:' }, onStoreLoss: settings.onStoreLoss },
       logging: { level: 'warn' }, // no access line per request; store-loss errors still show
-      // A short bound keeps a SIGTERM fault to a few seconds; in-flight requests take < 100 ms.
+      // A SIGTERM fault is a rollout: a short drain delay (clients keep being served, then get 503 or
+      // a refused connection and retry elsewhere), and a short bound: in-flight requests take < 100 ms.
+      drainDelay: '1s',
       shutdownTimeout: '3s',
     }));
     return new Replica(slot, port, adminPort, config);
