@@ -118,8 +118,9 @@ function checkTraffic(t: Test, attempts: Attempt[], delayBegan: number, closedAt
   const kept = attempts.filter((a) => a.kind === 'kept');
   t.comment(`drain delay ${closedAt - delayBegan} ms: ${count(inDelay, (a) => a.kind === 'fresh')} new connections opened (and answered), ` +
     `${count(inDelay, (a) => a.status !== 200)} errors, ${count(inDelay, (a) => a.status === 200)} requests answered 200`);
-  t.comment(`under way at the close: ${atClose.length}, ${JSON.stringify(tally(atClose))}; after it: ` +
-    `${count(kept, (a) => a.status === 503)} × 503 + Connection: close on kept-alive connections, ${count(after, (a) => a.error === 'ECONNREFUSED')} new connections refused`);
+  t.comment(`under way at the close: ${atClose.length} ${JSON.stringify(tally(atClose))}; kept-alive connections told to close: ` +
+    `${count(kept, (a) => a.status === 503)} by a 503, ${count(kept, (a) => a.status === 200 && a.connectionClose)} by their in-flight 200; ` +
+    `begun after the close: ${count(after, (a) => a.error === 'ECONNREFUSED')} new connections refused, ${count(after, (a) => a.status === 0 && a.error !== 'ECONNREFUSED')} other errors`);
   t.ok(count(inDelay, (a) => a.kind === 'fresh') > 0, 'new connections were opened during the drain delay');
   t.same(before.filter((a) => a.status !== 200 || (a.kind === 'kept' && a.connectionClose)), [], 'until the listener closed, every attempt was answered 200 (no connection error), kept-alive connections kept open');
   t.same(after.filter((a) => a.kind === 'fresh' && a.error !== 'ECONNREFUSED'), [], 'after the close, new connections are refused');
