@@ -1,6 +1,7 @@
-// The package's bin (SPEC §2): `serve`, `check`, `keys …`, `store ack-loss`. Argument parsing and exit codes only;
-// the work is done by app.ts, config/ and credentials/.
-import { parseArgs } from 'node:util';
+// The package's bin (SPEC §2): `serve`, `check`, `keys …`, `store ack-loss`, `--version`, and `--help`
+// on every command. Argument parsing and exit codes only (0 ok, 1 failed, 2 usage error); the work is
+// done by app.ts, config/, keys/ and idempotency/.
+import { readFileSync } from 'node:fs';
 import { configPath, loadConfig, type ProxyConfig } from './config/load.js';
 import { ProblemsError } from './config/problems.js';
 import { readCredentialsFile } from './credentials/file-source.js';
@@ -8,19 +9,55 @@ import { startApp } from './app.js';
 import { serveUntilSignalled } from './signals.js';
 import { runKeys } from './keys/keys-cli.js';
 import { runStore } from './idempotency/store-cli.js';
+import { EXIT_FAILED, EXIT_OK, UsageError, parseCommand, reportError } from './command-line.js';
 
-const USAGE = `usage:
-  custody-proxy serve [--config FILE]
-  custody-proxy check [--config FILE]
-  custody-proxy keys create --file CREDS --tenant ID [--env live|test] [--status provisioned|active] [--label TEXT]
-  custody-proxy keys rotate KEYID --file CREDS [--grace DURATION]
-  custody-proxy keys activate|revoke KEYID --file CREDS
-  custody-proxy store ack-loss [--config FILE]
-  custody-proxy keys list --file CREDS`;
+const USAGE = `usage: custody-proxy <command> [options]
 
-function configFlag(args: string[]): string | undefined {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, strict: true });
-  return values.config;
+Commands:
+  serve            run the proxy
+  check            validate the config and everything serve needs, without serving
+  keys             create, rotate, activate, revoke and list API keys in a credentials document
+  store ack-loss   acknowledge an idempotency-store data loss
+
+Options:
+  -h, --help       this help; custody-proxy <command> --help shows a command's own
+  --version        print the version
+
+Exit codes: 0 done, 1 failed (or invalid, for check), 2 usage error.`;
+
+const CONFIG_OPTION = '  -c, --config FILE     the proxy config (default $CUSTODY_PROXY_CONFIG, then config/custody-proxy.yaml)';
+const HELP_OPTION = '  -h, --help            this help';
+
+const SERVE = {
+  name: 'serve',
+  usage: `usage: custody-proxy serve [--config FILE]
+
+Runs the proxy and its admin listener until SIGTERM or SIGINT; SIGHUP re-reads the credentials.
+An invalid config or credentials document stops it at start (every problem listed, exit 1).
+
+options:
+${CONFIG_OPTION}
+${HELP_OPTION}`,
+  options: { config: { type: 'string', short: 'c' } },
+} as const;
+
+const CHECK = {
+  name: 'check',
+  usage: `usage: custody-proxy check [--config FILE]
+
+Validates the config and the credentials document it names. Prints every problem as
+\`path: message\` on stderr and exits 1, or prints \`ok: …\` on stdout and exits 0.
+
+options:
+${CONFIG_OPTION}
+${HELP_OPTION}`,
+  options: { config: { type: 'string', short: 'c' } },
+} as const;
+
+function version(): string {
+  // package.json sits one folder above both src/ and dist/.
+  const pkg: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  return String((pkg as { version?: unknown }).version);
 }
 
 function loadOrReport(file: string): ProxyConfig | undefined {
@@ -34,26 +71,30 @@ function loadOrReport(file: string): ProxyConfig | undefined {
 }
 
 async function check(args: string[]): Promise<number> {
-  const file = configPath(configFlag(args));
+  const parsed = parseCommand(args, CHECK);
+  if (!parsed) return EXIT_OK;
+  const file = configPath(parsed.values.config);
   const config = loadOrReport(file);
-  if (!config) return 1;
+  if (!config) return EXIT_FAILED;
   if (config.credentials.file) {
     const result = await readCredentialsFile(config.credentials.file);
     if (!result.ok) {
       for (const p of result.problems) process.stderr.write(`${p}\n`);
-      return 1;
+      return EXIT_FAILED;
     }
     const { byKeyId, tenants } = result.snapshot;
     process.stdout.write(`ok: ${file} (${tenants.size} tenants, ${byKeyId.size} credentials)\n`);
   } else {
     process.stdout.write(`ok: ${file} (credentials from ${config.credentials.url?.origin ?? 'control endpoint'}, not fetched)\n`);
   }
-  return 0;
+  return EXIT_OK;
 }
 
 async function serve(args: string[]): Promise<number> {
-  const config = loadOrReport(configPath(configFlag(args)));
-  if (!config) return 1;
+  const parsed = parseCommand(args, SERVE);
+  if (!parsed) return EXIT_OK;
+  const config = loadOrReport(configPath(parsed.values.config));
+  if (!config) return EXIT_FAILED;
   let app;
   try {
     app = await startApp(config);
@@ -61,15 +102,33 @@ async function serve(args: string[]): Promise<number> {
     if (err instanceof ProblemsError) {
       for (const p of err.problems) process.stderr.write(`${p}\n`);
       process.stderr.write(`custody-proxy: no valid credentials document (${err.source}); not serving\n`);
-      return 1;
+      return EXIT_FAILED;
     }
     process.stderr.write(`custody-proxy: ${(err as Error).message}\n`);
-    return 1;
+    return EXIT_FAILED;
   }
   await serveUntilSignalled(app);
-  return 0;
+  return EXIT_OK;
 }
 
+function topLevel(command: string | undefined): number {
+  switch (command) {
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return EXIT_OK;
+    case '--version':
+      process.stdout.write(`${version()}\n`);
+      return EXIT_OK;
+    case undefined:
+      throw new UsageError('missing command (see custody-proxy --help)');
+    default:
+      throw new UsageError(`unknown ${command.startsWith('-') ? 'option' : 'command'} ${JSON.stringify(command)} (see custody-proxy --help)`);
+  }
+}
+
+/** Runs one command line; resolves to the exit code (bin/custody-proxy.js sets it). */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -82,27 +141,10 @@ export async function main(argv: string[]): Promise<number> {
         return await runKeys(rest);
       case 'store':
         return await runStore(rest);
-      case '--help':
-      case '-h':
-      case 'help':
-        process.stdout.write(`${USAGE}\n`);
-        return 0;
       default:
-        process.stderr.write(`custody-proxy: unknown command ${JSON.stringify(command ?? '')}\n${USAGE}\n`);
-        return 2;
+        return topLevel(command);
     }
   } catch (err) {
-    process.stderr.write(`custody-proxy: ${(err as Error).message}\n`);
-    return 1;
+    return reportError(`custody-proxy${command === 'serve' || command === 'check' ? ` ${command}` : ''}`, err);
   }
 }
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`custody-proxy: ${String(err)}\n`);
-    process.exitCode = 1;
-  },
-);

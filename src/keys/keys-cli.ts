@@ -1,15 +1,14 @@
 // `custody-proxy keys …` (SPEC §2): create, rotate, activate, revoke, list. A new token is printed
 // once on stdout and nothing else is; it is never written anywhere. Any error is one line on stderr
 // and a non-zero exit, with the file untouched.
-import { parseArgs } from 'node:util';
 import { isMap, isSeq, type Document, type YAMLMap } from 'yaml';
 import { parseDuration } from '../config/units.js';
 import { parseCredentials } from '../credentials/document-load.js';
 import { EditError, credentialNodes, editCredentialsFile, readDocumentText } from './document-edit.js';
 import { envOf, generateKeyPair, type KeyEnv } from './key-gen.js';
 import { formatSecretHash } from '../credentials/secret-hash.js';
-
-class UsageError extends Error {}
+import { EXIT_OK, UsageError, parseCommand, reportError, required, unknownSubcommand } from '../command-line.js';
+import { ACTIVATE, CREATE, KEYS_USAGE, LIST, REVOKE, ROTATE } from './keys-commands.js';
 
 function findCredential(doc: Document, keyId: string): YAMLMap {
   const node = credentialNodes(doc).find((n) => n.get('keyId') === keyId);
@@ -34,14 +33,13 @@ function addCredential(doc: Document, tenant: string, env: KeyEnv, status: strin
   return pair.token;
 }
 
-function create(args: string[]): string {
-  const { values } = parseArgs({
-    args,
-    options: { file: { type: 'string' }, tenant: { type: 'string' }, env: { type: 'string' }, status: { type: 'string' }, label: { type: 'string' } },
-    strict: true,
-  });
-  const { file, tenant } = values;
-  if (!file || !tenant) throw new UsageError('keys create needs --file CREDS and --tenant ID');
+/** The token to print, or undefined when --help was printed instead. */
+function create(args: string[]): string | undefined {
+  const parsed = parseCommand(args, CREATE);
+  if (!parsed) return undefined;
+  const { values } = parsed;
+  const file = required(values.file, '--file CREDS', CREATE);
+  const tenant = required(values.tenant, '--tenant ID', CREATE);
   const env = values.env ?? 'live';
   if (env !== 'live' && env !== 'test') throw new UsageError(`--env must be live or test, not ${JSON.stringify(env)}`);
   const status = values.status ?? 'active';
@@ -52,13 +50,15 @@ function create(args: string[]): string {
   });
 }
 
-function rotate(args: string[]): string {
-  const { values, positionals } = parseArgs({ args, options: { file: { type: 'string' }, grace: { type: 'string' } }, allowPositionals: true, strict: true });
-  const [keyId] = positionals;
-  if (!values.file || !keyId || positionals.length !== 1) throw new UsageError('keys rotate needs KEYID and --file CREDS');
+function rotate(args: string[]): string | undefined {
+  const parsed = parseCommand(args, ROTATE);
+  if (!parsed) return undefined;
+  const { values } = parsed;
+  const keyId = parsed.positionals[0] ?? '';
+  const file = required(values.file, '--file CREDS', ROTATE);
   const graceMs = parseDuration(values.grace ?? '24h');
   if (graceMs === undefined) throw new UsageError(`--grace must be a duration like 30m or 24h, not ${JSON.stringify(values.grace)}`);
-  return editCredentialsFile(values.file, (doc) => {
+  return editCredentialsFile(file, (doc) => {
     const old = findCredential(doc, keyId);
     const status = String(old.get('status'));
     if (status !== 'active') throw new EditError(`only an active key can be rotated; ${keyId} is ${status}`);
@@ -71,10 +71,11 @@ function rotate(args: string[]): string {
 }
 
 function setStatus(args: string[], status: 'active' | 'revoked'): void {
-  const { values, positionals } = parseArgs({ args, options: { file: { type: 'string' } }, allowPositionals: true, strict: true });
-  const [keyId] = positionals;
-  if (!values.file || !keyId || positionals.length !== 1) throw new UsageError(`keys ${status === 'active' ? 'activate' : 'revoke'} needs KEYID and --file CREDS`);
-  editCredentialsFile(values.file, (doc) => {
+  const spec = status === 'active' ? ACTIVATE : REVOKE;
+  const parsed = parseCommand(args, spec);
+  if (!parsed) return;
+  const keyId = parsed.positionals[0] ?? '';
+  editCredentialsFile(required(parsed.values.file, '--file CREDS', spec), (doc) => {
     const node = findCredential(doc, keyId);
     if (status === 'active' && node.get('status') === 'revoked') throw new EditError(`${keyId} is revoked; revocation is permanent`);
     node.set('status', status);
@@ -82,11 +83,12 @@ function setStatus(args: string[], status: 'active' | 'revoked'): void {
   });
 }
 
-function list(args: string[]): string {
-  const { values } = parseArgs({ args, options: { file: { type: 'string' } }, strict: true });
-  if (!values.file) throw new UsageError('keys list needs --file CREDS');
-  const result = parseCredentials(readDocumentText(values.file));
-  if (!result.ok) throw new EditError(`${values.file} is not a valid credentials document: ${result.problems[0] ?? ''}`);
+function list(args: string[]): string | undefined {
+  const parsed = parseCommand(args, LIST);
+  if (!parsed) return undefined;
+  const file = required(parsed.values.file, '--file CREDS', LIST);
+  const result = parseCredentials(readDocumentText(file));
+  if (!result.ok) throw new EditError(`${file} is not a valid credentials document: ${result.problems[0] ?? ''}`);
   const rows = [['KEY ID', 'TENANT', 'STATUS', 'GRACE UNTIL', 'LABEL']];
   for (const c of result.snapshot.byKeyId.values()) {
     rows.push([c.keyId, c.tenant.id, c.status, c.graceUntil === undefined ? '-' : new Date(c.graceUntil).toISOString(), c.label ?? '']);
@@ -95,31 +97,39 @@ function list(args: string[]): string {
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
 }
 
+const print = (text: string | undefined): void => {
+  if (text !== undefined) process.stdout.write(`${text}\n`);
+};
+
+/** `custody-proxy keys …`: 0 done (or help printed), 1 failed, 2 usage error; errors are one stderr line. */
 export async function runKeys(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   try {
     switch (sub) {
       case 'create':
-        process.stdout.write(`${create(rest)}\n`);
-        return 0;
+        print(create(rest));
+        break;
       case 'rotate':
-        process.stdout.write(`${rotate(rest)}\n`);
-        return 0;
+        print(rotate(rest));
+        break;
       case 'activate':
         setStatus(rest, 'active');
-        return 0;
+        break;
       case 'revoke':
         setStatus(rest, 'revoked');
-        return 0;
+        break;
       case 'list':
-        process.stdout.write(`${list(rest)}\n`);
-        return 0;
+        print(list(rest));
+        break;
+      case '--help':
+      case '-h':
+        print(KEYS_USAGE);
+        break;
       default:
-        throw new UsageError(`unknown keys command ${JSON.stringify(sub ?? '')} (create, rotate, activate, revoke, list)`);
+        throw unknownSubcommand('keys', sub, ['create', 'rotate', 'activate', 'revoke', 'list']);
     }
+    return EXIT_OK;
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`custody-proxy keys: ${message.split('\n')[0]}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    return reportError(`custody-proxy keys${sub && !sub.startsWith('-') ? ` ${sub}` : ''}`, err);
   }
 }

@@ -235,11 +235,10 @@ t.test('serve: listens, proxies a request, exits 0 on SIGTERM', async (t) => {
   t.notMatch(stdout, KEY.secret, 'the secret never reaches the logs');
 });
 
-t.test('an unknown command exits non-zero', async (t) => {
+t.test('an unknown command, or none, is a usage error: exit 2, one line on stderr', async (t) => {
   const [r, none] = await Promise.all([runCli(t, ['frobnicate']), runCli(t, [])]);
-  t.not(r.code, 0);
-  t.not(r.code, null);
-  t.match(r.stderr, 'frobnicate');
-  t.not(none.code, 0, 'no command at all');
-  t.not(none.code, null);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /^[^\n]*frobnicate[^\n]*\n$/);
+  t.equal(none.code, 2, 'no command at all');
+  t.match(none.stderr, /^[^\n]+\n$/);
 });

@@ -17,6 +17,7 @@ import { credentialsYaml, hashOf } from '../helpers/credentials.js';
 import { request } from '../helpers/http-client.js';
 import { parseCredentials } from '../../src/credentials/document-load.js';
 import { runKeys } from '../../src/keys/keys-cli.js';
+import { inProcess } from '../helpers/cli-run.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'custody-proxy.js');
@@ -68,28 +69,7 @@ const keys = (...args: string[]): Promise<Run> => cli(['keys', ...args]);
  * The same `keys` command run in this process (runKeys is what the bin calls), with stdout and stderr
  * captured: used where a separate process adds nothing but seconds of start-up on a loaded machine.
  */
-async function keysHere(...args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
-    stdout += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array): boolean => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
-  let code: number;
-  try {
-    code = await runKeys(args);
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-  return { code, stdout, stderr };
-}
+const keysHere = (...args: string[]): Promise<Run> => inProcess(runKeys, args);
 
 function scratch(t: Test): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'custody-proxy-keys-'));
@@ -371,7 +351,21 @@ t.test('concurrent invocations never lose an update (two writer processes and th
   t.same(readdirSync(path.dirname(file)), ['credentials.yaml'], 'no temp or lock file left behind');
 });
 
-t.test('every error: one line on stderr, non-zero exit, nothing on stdout, the file untouched', async (t) => {
+/** The cases below that are usage errors (SPEC §2: exit 2); the rest exit 1. */
+const USAGE_ERRORS = new Set([
+  'create: no --tenant',
+  'create: no --file',
+  'create: bad --env',
+  'create: bad --status',
+  'create: unknown option',
+  'rotate: bad --grace',
+  'rotate: no key id',
+  'revoke: two key ids',
+  'unknown subcommand',
+  'bin: rotate, bad --grace',
+]);
+
+t.test('every error: one line on stderr, exit 2 for usage errors and 1 otherwise, nothing on stdout, the file untouched', async (t) => {
   const dir = scratch(t);
   const file = path.join(dir, 'credentials.yaml');
   const rotatedDoc = credentialsYaml(
@@ -392,6 +386,7 @@ t.test('every error: one line on stderr, non-zero exit, nothing on stdout, the f
     return `${s.ino}:${s.mtimeMs}:${readFileSync(f, 'utf8')}`;
   };
   const before = new Map([file, invalid, broken].map((f) => [f, snap(f)]));
+  // [what, args, what the line says]; usage errors (exit 2) are marked, every other error exits 1
   const cases: Array<[string, string[], RegExp]> = [
     ['create: unknown tenant', ['create', '--file', file, '--tenant', 'tnt_nope'], /tnt_nope/],
     ['create: no --tenant', ['create', '--file', file], /--tenant/],
@@ -427,8 +422,7 @@ t.test('every error: one line on stderr, non-zero exit, nothing on stdout, the f
   cases.forEach(([name, , message], i) => {
     const r = runs[i];
     if (!r) return;
-    t.not(r.code, 0, `${name}: non-zero exit`);
-    t.not(r.code, null, `${name}: exited by itself`);
+    t.equal(r.code, USAGE_ERRORS.has(name) ? 2 : 1, `${name}: exit ${USAGE_ERRORS.has(name) ? '2 (usage error)' : 1}`);
     t.equal(r.stdout, '', `${name}: nothing on stdout`);
     t.match(r.stderr, /^[^\n]+\n$/, `${name}: exactly one line on stderr: ${JSON.stringify(r.stderr)}`);
     t.match(r.stderr, message, `${name}: the line says what is wrong`);

@@ -1,0 +1,76 @@
+// What each `custody-proxy keys …` command takes (SPEC §2): its flags for parseArgs and its --help
+// text. The work is in keys-cli.ts.
+const FILE = '  --file CREDS          the credentials document (rewritten atomically, comments kept)';
+const HELP = '  -h, --help            this help';
+
+export const KEYS_USAGE = `usage: custody-proxy keys <command> [options]
+
+Edits the credentials document. Commands:
+  create     generate a key pair for a tenant; prints the bearer token once
+  rotate     issue a new key for a key's tenant; the old one stays valid for a grace period
+  activate   make a provisioned key active
+  revoke     revoke a key (permanent)
+  list       show the keys (never hashes or secrets)
+
+Run custody-proxy keys <command> --help for its options.`;
+
+export const CREATE = {
+  name: 'keys create',
+  usage: `usage: custody-proxy keys create --file CREDS --tenant ID [--env live|test] [--status provisioned|active] [--label TEXT]
+
+Generates a key pair for tenant ID, writes its hashed record into CREDS and prints the bearer token
+ck_<env>_<id>:sk_<env>_<secret> once on stdout (nothing else). An unknown tenant is an error.
+
+options:
+${FILE}
+  --tenant ID           an existing tenant of CREDS
+  --env live|test       the key's environment (default live)
+  --status S            provisioned or active (default active)
+  --label TEXT          a label shown in listings
+${HELP}`,
+  options: { file: { type: 'string' }, tenant: { type: 'string' }, env: { type: 'string' }, status: { type: 'string' }, label: { type: 'string' } },
+} as const;
+
+export const ROTATE = {
+  name: 'keys rotate',
+  usage: `usage: custody-proxy keys rotate KEYID --file CREDS [--grace DURATION]
+
+Issues a new active key for KEYID's tenant (its token printed once on stdout, as keys create does);
+KEYID becomes rotated and is still accepted until now + DURATION.
+
+options:
+${FILE}
+  --grace DURATION      how long the old key keeps working, e.g. 30m, 24h (default 24h)
+${HELP}`,
+  options: { file: { type: 'string' }, grace: { type: 'string' } },
+  positionals: { min: 1, max: 1, names: 'KEYID' },
+} as const;
+
+const statusChange = (name: 'activate' | 'revoke', does: string) =>
+  ({
+    name: `keys ${name}`,
+    usage: `usage: custody-proxy keys ${name} KEYID --file CREDS
+
+${does}
+
+options:
+${FILE}
+${HELP}`,
+    options: { file: { type: 'string' } },
+    positionals: { min: 1, max: 1, names: 'KEYID' },
+  }) as const;
+
+export const ACTIVATE = statusChange('activate', 'Makes KEYID active (a revoked key stays revoked: revocation is permanent).');
+export const REVOKE = statusChange('revoke', 'Revokes KEYID: a running proxy refuses it (401) within 2 s of the file changing.');
+
+export const LIST = {
+  name: 'keys list',
+  usage: `usage: custody-proxy keys list --file CREDS
+
+Prints a table of key id, tenant, status, grace-until and label. Never a hash or a secret.
+
+options:
+${FILE}
+${HELP}`,
+  options: { file: { type: 'string' } },
+} as const;
