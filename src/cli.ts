@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { configPath, loadConfig, type ProxyConfig } from './config/load.js';
 import { ProblemsError } from './config/problems.js';
-import { readCredentialsFile } from './credentials/file-source.js';
+import { formatFinding, runCheck } from './check.js';
 import { startApp } from './app.js';
 import { serveUntilSignalled } from './signals.js';
 import { runKeys } from './keys/keys-cli.js';
@@ -45,8 +45,10 @@ const CHECK = {
   name: 'check',
   usage: `usage: custody-proxy check [--config FILE]
 
-Validates the config and the credentials document it names. Prints every problem as
-\`path: message\` on stderr and exits 1, or prints \`ok: …\` on stdout and exits 0.
+Validates everything serve needs before it serves, without serving: the config, the credentials
+document it names (a control endpoint is not fetched), the token files serve reads (readable, not
+empty). Each problem is one line on stderr, \`path: message (at FILE:LINE:COL)\`; warnings follow as
+\`warning: …\` lines and never change the exit code. Exit 0 valid (\`ok: …\` on stdout), 1 invalid.
 
 options:
 ${CONFIG_OPTION}
@@ -70,23 +72,16 @@ function loadOrReport(file: string): ProxyConfig | undefined {
   }
 }
 
-async function check(args: string[]): Promise<number> {
+function check(args: string[]): number {
   const parsed = parseCommand(args, CHECK);
   if (!parsed) return EXIT_OK;
   const file = configPath(parsed.values.config);
-  const config = loadOrReport(file);
-  if (!config) return EXIT_FAILED;
-  if (config.credentials.file) {
-    const result = await readCredentialsFile(config.credentials.file);
-    if (!result.ok) {
-      for (const p of result.problems) process.stderr.write(`${p}\n`);
-      return EXIT_FAILED;
-    }
-    const { byKeyId, tenants } = result.snapshot;
-    process.stdout.write(`ok: ${file} (${tenants.size} tenants, ${byKeyId.size} credentials)\n`);
-  } else {
-    process.stdout.write(`ok: ${file} (credentials from ${config.credentials.url?.origin ?? 'control endpoint'}, not fetched)\n`);
-  }
+  const report = runCheck(file);
+  for (const p of report.problems) process.stderr.write(`${formatFinding(p)}\n`);
+  // Separate from the problems, after them, and never a reason to fail.
+  for (const w of report.warnings) process.stderr.write(`warning: ${formatFinding(w)}\n`);
+  if (report.problems.length > 0) return EXIT_FAILED;
+  process.stdout.write(`ok: ${file} (${report.summary})\n`);
   return EXIT_OK;
 }
 
@@ -136,7 +131,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve':
         return await serve(rest);
       case 'check':
-        return await check(rest);
+        return check(rest);
       case 'keys':
         return await runKeys(rest);
       case 'store':

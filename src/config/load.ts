@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { configSchema, type ParsedConfig } from './schema.js';
-import { ProblemsError, formatIssues, substituteEnv, yamlProblems } from './problems.js';
+import { ProblemsError, formatIssues, readProblem, substituteEnv, yamlProblems } from './problems.js';
 import { topologyProblems } from './redis-topology.js';
 
 export interface ProxyConfig extends ParsedConfig {
@@ -52,8 +52,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   try {
     text = readFileSync(abs, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'read error';
-    throw new ProblemsError('config', abs, [`(file): cannot read ${JSON.stringify(abs)}: ${code}`]);
+    throw new ProblemsError('config', abs, [readProblem(abs, err)]);
   }
   const doc = parseDocument(text, { uniqueKeys: true });
   const syntax = yamlProblems(doc);

@@ -2,6 +2,7 @@
 // become `path: message` lines, and ${VAR} references are replaced (an unset variable is a problem).
 // ProblemsError is the one error both raise: the document (file or URL) and every problem in it.
 import type { Document } from 'yaml';
+import { yamlErrorMessage } from './yaml-positions.js';
 import type { z } from 'zod';
 
 type PathPart = string | number | symbol;
@@ -16,6 +17,11 @@ export class ProblemsError extends Error {
   ) {
     super(`invalid ${kind} ${source}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   }
+}
+
+/** The problem of a file that cannot be read, e.g. `(file): cannot read "/etc/x.yaml": ENOENT`. */
+export function readProblem(file: string, err: unknown, at = '(file)'): string {
+  return `${at}: cannot read ${JSON.stringify(file)}: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`;
 }
 
 /** A value as it appears in a problem message. */
@@ -56,8 +62,7 @@ function describeInput(issue: z.core.$ZodIssue): string {
 export function yamlProblems(doc: Document): string[] {
   return doc.errors.map((e) => {
     const line = e.linePos?.[0];
-    const first = (e.message.split('\n')[0] ?? e.code).replace(/ at line \d+, column \d+:?$/, '');
-    return `(yaml)${line ? ` line ${line.line} column ${line.col}` : ''}: ${first}`;
+    return `(yaml)${line ? ` line ${line.line} column ${line.col}` : ''}: ${yamlErrorMessage(e)}`;
   });
 }
 

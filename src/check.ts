@@ -1,0 +1,105 @@
+// `custody-proxy check` (SPEC §2 rev 2): everything `serve` needs before it serves, checked offline.
+// The config; the credentials document it names (a control endpoint is not fetched); the token files
+// serve reads (admin.tokenFile, and credentials.tokenFile with a control endpoint), readable and
+// non-empty. Each problem keeps SPEC's `path: message` and names its file and, for YAML, line:column.
+// Warnings (things serve accepts but an operator should know) are a separate list and never make the
+// check fail.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildConfig, type ProxyConfig } from './config/load.js';
+import { ProblemsError, readProblem } from './config/problems.js';
+import { readTokenFile } from './config/token-file.js';
+import { parseWithPositions, positionOf, yamlErrorMessage, type Position, type YamlText } from './config/yaml-positions.js';
+import { parseCredentials } from './credentials/document-load.js';
+
+/** One problem or warning: `path: message`, the file it is about, and where in that file. */
+export interface Finding {
+  readonly text: string;
+  readonly file: string;
+  readonly at?: Position | undefined;
+}
+
+export interface CheckReport {
+  readonly problems: readonly Finding[];
+  readonly warnings: readonly Finding[];
+  /** what was checked, for the ok line */
+  readonly summary: string;
+}
+
+/** `path: message (at FILE:LINE:COL)`; the position is left out where there is none. */
+export function formatFinding(f: Finding): string {
+  return `${f.text} (at ${f.file}${f.at ? `:${f.at.line}:${f.at.col}` : ''})`;
+}
+
+type Parsed = { readonly ok: true; readonly text: string; readonly source: YamlText } | { readonly ok: false; readonly problems: Finding[] };
+
+/** Reads and parses a YAML file; a read failure is reported against `readAt` (a config key) when given. */
+function readYaml(file: string, readAt?: { key: string; in: Finding['file']; source: YamlText }): Parsed {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (!readAt) return { ok: false, problems: [{ text: readProblem(file, err), file }] };
+    const problem = readProblem(file, err, readAt.key);
+    return { ok: false, problems: [{ text: problem, file: readAt.in, at: positionOf(readAt.source, problem) }] };
+  }
+  const source = parseWithPositions(text);
+  if (source.doc.errors.length === 0) return { ok: true, text, source };
+  const problems = source.doc.errors.map((e) => ({ text: `(yaml): ${yamlErrorMessage(e)}`, file, at: e.linePos?.[0] }));
+  return { ok: false, problems };
+}
+
+const located = (problems: readonly string[], file: string, source: YamlText): Finding[] =>
+  problems.map((text) => ({ text, file, at: positionOf(source, text) }));
+
+function checkConfig(file: string, env: NodeJS.ProcessEnv): { config?: ProxyConfig; source?: YamlText; problems: Finding[] } {
+  const read = readYaml(file);
+  if (!read.ok) return { problems: read.problems };
+  try {
+    return { config: buildConfig(read.source.doc.toJS(), file, env), source: read.source, problems: [] };
+  } catch (err) {
+    if (!(err instanceof ProblemsError)) throw err;
+    return { problems: located(err.problems, file, read.source) };
+  }
+}
+
+/** The token files serve reads at start: readable and non-empty, or it refuses to start. */
+function tokenFindings(config: ProxyConfig, source: YamlText): { problems: Finding[]; warnings: Finding[] } {
+  const problems: Finding[] = [];
+  const warnings: Finding[] = [];
+  const at = (text: string): Finding => ({ text, file: config.configFile, at: positionOf(source, text) });
+  const check = (key: string, file: string | undefined): void => {
+    try {
+      readTokenFile(file);
+    } catch (err) {
+      problems.push(at(`${key}: ${(err as Error).message}`));
+    }
+  };
+  check('admin.tokenFile', config.admin.tokenFile);
+  if (config.credentials.url) check('credentials.tokenFile', config.credentials.tokenFile);
+  else if (config.credentials.tokenFile !== undefined) {
+    warnings.push(at('credentials.tokenFile: only used with credentials.url; serve does not read it with credentials.file'));
+  }
+  return { problems, warnings };
+}
+
+function checkCredentials(config: ProxyConfig, configSource: YamlText): { problems: Finding[]; summary: string } {
+  const file = config.credentials.file;
+  if (!file) return { problems: [], summary: `credentials from ${config.credentials.url?.origin ?? 'control endpoint'}, not fetched` };
+  const read = readYaml(file, { key: 'credentials.file', in: config.configFile, source: configSource });
+  if (!read.ok) return { problems: read.problems, summary: '' };
+  const result = parseCredentials(read.text);
+  if (!result.ok) return { problems: located(result.problems, file, read.source), summary: '' };
+  const { tenants, byKeyId } = result.snapshot;
+  return { problems: [], summary: `${tenants.size} tenants, ${byKeyId.size} credentials` };
+}
+
+/** Checks the config at `configFile` and everything it names. */
+export function runCheck(configFile: string, env: NodeJS.ProcessEnv = process.env): CheckReport {
+  const { config, source, problems } = checkConfig(path.resolve(configFile), env);
+  // Without a valid config there is no telling which other files serve would read.
+  if (!config || !source) return { problems, warnings: [], summary: '' };
+  const tokens = tokenFindings(config, source);
+  const credentials = checkCredentials(config, source);
+  return { problems: [...tokens.problems, ...credentials.problems], warnings: tokens.warnings, summary: credentials.summary };
+}
