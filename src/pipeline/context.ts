@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Credential } from '../credentials/snapshot.js';
 import type { CredentialsSnapshot } from '../credentials/snapshot.js';
 import type { Ip } from '../net/ip-match.js';
+import { isAuthorizationName } from '../net/authorization.js';
 
 export interface RequestContext {
   readonly req: IncomingMessage;
@@ -74,7 +75,7 @@ export function createContext(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     // The usual spellings are compared first: toLowerCase() on every request's names showed up in profiles.
-    if (name.length === 13 && (name === 'Authorization' || name === 'authorization' || name.toLowerCase() === 'authorization')) authorizationLines++;
+    if (isAuthorizationName(name)) authorizationLines++;
     else if (name.length === 4 && (name === 'Host' || name === 'host' || name.toLowerCase() === 'host')) hostLines++;
     else if (name.length === 15 && name.toLowerCase() === 'idempotency-key') {
       if (idempotencyKeyLines === NO_KEYS) idempotencyKeyLines = [];

@@ -7,6 +7,7 @@ import { ProxyError } from '../errors.js';
 import { secretMatches } from '../credentials/secret-hash.js';
 import type { Credential } from '../credentials/snapshot.js';
 import type { RequestContext } from '../pipeline/context.js';
+import { bearerTokenStart } from '../net/authorization.js';
 
 /** Every reason a rejection can carry: custody_proxy_auth_failures_total exports each from start. */
 export const AUTH_FAILURES = [
@@ -23,17 +24,6 @@ export const AUTH_FAILURES = [
 ] as const;
 
 export type AuthFailure = (typeof AUTH_FAILURES)[number];
-
-/**
- * Where the token starts after the scheme `Bearer` (any case) and one or more spaces, or -1. (A regex
- * exec here built a match array on every request.)
- */
-function tokenStart(header: string): number {
-  if (!header.startsWith('Bearer ') && !(header.length > 6 && header.charCodeAt(6) === 0x20 && header.slice(0, 6).toLowerCase() === 'bearer')) return -1;
-  let i = 7;
-  while (header.charCodeAt(i) === 0x20) i++;
-  return i;
-}
 
 /** Why a credential whose secret matched is still refused at `now`, or undefined when accepted. */
 export function lifecycleFailure(c: Credential, now: number): AuthFailure | undefined {
@@ -58,7 +48,7 @@ export function authenticate(ctx: RequestContext): void {
   if (ctx.authorizationLines === 0) reject('missing');
   if (ctx.authorizationLines > 1) reject('duplicate');
   const header = ctx.req.headers.authorization ?? '';
-  const start = tokenStart(header);
+  const start = bearerTokenStart(header);
   if (start < 0) reject('malformed');
   const token = header.slice(start);
   const colon = token.indexOf(':');
