@@ -51,9 +51,10 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
 }
 
 // A bad config names the value as well as the path, except for values that came from custom checks
-// (their messages already quote it) and for whole objects.
+// (their messages already quote it), for whole objects, and for a secretHash: a near-miss hash is
+// still a hash, and problems reach logs and the admin API's reload answer.
 function describeInput(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'custom' || !('input' in issue)) return '';
+  if (issue.code === 'custom' || !('input' in issue) || issue.path.at(-1) === 'secretHash') return '';
   const input: unknown = issue.input;
   if (input === null || ['string', 'number', 'boolean'].includes(typeof input)) return ` (got ${JSON.stringify(input)})`;
   return '';
