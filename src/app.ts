@@ -104,7 +104,7 @@ function adminListener(w: Wiring, source: CredentialSource, store: IdempotencySt
     routes: adminRoutes({
       token: readTokenFile(w.config.admin.tokenFile),
       registry,
-      reload: () => source.load(),
+      reload: async () => ({ result: await source.load(), problems: source.refusal() }),
       ackLoss: () => store.ackLoss(),
       logger: w.logger,
     }),

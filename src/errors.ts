@@ -22,6 +22,27 @@ export const ERROR_CATALOGUE = {
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
+/**
+ * Codes only the admin listener answers with (SPEC §11 rev 2: admin errors use the §10 body; §10 has
+ * no codes for these). The proxy listener never sends them: an unknown path there is forwarded.
+ */
+export const ADMIN_ERROR_CATALOGUE = {
+  NOT_FOUND: { status: 404, message: 'not found' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed' },
+  RELOAD_REFUSED: { status: 422, message: 'credentials document refused; the last good one stays in force' },
+  INTERNAL_ERROR: { status: 500, message: 'internal error' },
+  RELOAD_FAILED: { status: 502, message: 'credentials source could not be read; the last good document stays in force' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+/** What the admin listener may answer: its own codes and those of §10 that apply to it. */
+export type AdminErrorCode = keyof typeof ADMIN_ERROR_CATALOGUE | 'UNAUTHORIZED' | 'IDEMPOTENCY_STORE_UNAVAILABLE';
+
+const ADMIN_ANSWERS = { ...ERROR_CATALOGUE, ...ADMIN_ERROR_CATALOGUE };
+
+export function adminError(code: AdminErrorCode): { readonly status: number; readonly message: string } {
+  return ADMIN_ANSWERS[code];
+}
+
 export class ProxyError extends Error {
   override readonly name = 'ProxyError';
   readonly status: number;

@@ -1,22 +1,33 @@
 // /admin/* on the admin listener (SPEC §11): `GET /admin/credentials` (tenants, key ids, statuses,
-// graceUntil; never hashes) → 200, `POST /admin/idempotency/ack-loss` → 200 {acknowledged} or 503 when
-// the store does not answer, and `POST /admin/reload` → 200 (applied, unchanged), 422 (rejected,
-// error) or 500, behind `Authorization: Bearer <admin token>` compared in constant time. A missing or
-// wrong token, or more than one Authorization line, → 401; any other /admin path or method → 404.
-// Without a token file every /admin/* path answers 404 (disabled). Every /admin/* request is logged
-// once its response is done ("admin request": method, path, status, outcome, peer; info for 2xx, warn
-// for 4xx, error for 5xx), never with the Authorization value.
+// graceUntil; never hashes) → 200, `POST /admin/idempotency/ack-loss` → 200 {acknowledged} or 503
+// IDEMPOTENCY_STORE_UNAVAILABLE, and `POST /admin/reload` → 200 {result: applied|unchanged}, 422
+// RELOAD_REFUSED or 502 RELOAD_FAILED with the problems, behind `Authorization: Bearer <admin token>`
+// compared in constant time. A missing or wrong token, or more than one Authorization line → 401
+// UNAUTHORIZED; a known path with another method → 405 METHOD_NOT_ALLOWED with Allow; any other path →
+// 404 NOT_FOUND. Without a token file every /admin/* path answers 404 (disabled). Errors use the §10
+// body; every answer carries X-Request-Id. Every /admin/* request is logged once its response is done
+// ("admin request": requestId, method, path, status, outcome, peer; info for 2xx, warn for 4xx, error
+// for 5xx), never with the Authorization value.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import type { CredentialsRegistry } from '../credentials/registry.js';
+import type { AdminErrorCode } from '../errors.js';
+import { authorizationLineCount, bearerTokenStart } from '../net/authorization.js';
+import { newRequestId } from '../pipeline/context.js';
 import type { Logger } from '../telemetry/logger.js';
-import { json } from './admin-server.js';
+import { json, sendAdminError } from './admin-server.js';
+
+/** What a reload did, and the problems of a document it refused (or why the source could not be read). */
+export interface AdminReload {
+  readonly result: string;
+  readonly problems: readonly string[];
+}
 
 export interface AdminRoutesDeps {
   /** undefined = /admin/* disabled */
   readonly token: string | undefined;
   readonly registry: CredentialsRegistry;
-  readonly reload: () => Promise<string>;
+  readonly reload: () => Promise<AdminReload>;
   /** acknowledges an idempotency-store loss; false when the store has none to acknowledge (memory) */
   readonly ackLoss: () => Promise<boolean>;
   /** where the "admin request" lines go */
@@ -24,26 +35,23 @@ export interface AdminRoutesDeps {
 }
 
 /** What became of an admin request, as logged. */
-export type AdminOutcome = 'ok' | 'unauthorized' | 'disabled' | 'not_found' | 'rejected' | 'error' | 'aborted';
+export type AdminOutcome = 'ok' | 'unauthorized' | 'disabled' | 'not_found' | 'method_not_allowed' | 'rejected' | 'error' | 'aborted';
 
-/** Writes the response and records its outcome for the log line. */
-type Answer = (outcome: AdminOutcome, status: number, body: unknown, extra?: Record<string, string>) => void;
+/** The response of one admin request: a success body, or an error in the §10 body. */
+interface Answer {
+  ok(body: unknown): void;
+  fail(outcome: AdminOutcome, code: AdminErrorCode, more?: { headers?: Record<string, string>; fields?: Record<string, unknown> }): void;
+}
 
 // Digests of equal length, so timingSafeEqual never throws and length is not revealed either.
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
-/** Authorization lines as sent: Node keeps only the first in req.headers, so count the raw lines. */
-function authorizationLines(req: http.IncomingMessage): number {
-  let n = 0;
-  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'authorization') n += 1;
-  return n;
-}
-
 function authorized(req: http.IncomingMessage, expected: Buffer): boolean {
   const header = req.headers.authorization ?? '';
-  const m = /^bearer +(.+)$/i.exec(header);
+  const start = bearerTokenStart(header);
+  const token = start < 0 ? '' : header.slice(start);
   // The compare always runs; two Authorization lines are refused even when one holds the token.
-  return timingSafeEqual(digest(m?.[1] ?? ''), expected) && m !== null && authorizationLines(req) === 1;
+  return timingSafeEqual(digest(token), expected) && token !== '' && authorizationLineCount(req.rawHeaders) === 1;
 }
 
 function credentialsView(registry: CredentialsRegistry): unknown {
@@ -67,41 +75,47 @@ function credentialsView(registry: CredentialsRegistry): unknown {
 
 function reload(deps: AdminRoutesDeps, answer: Answer): void {
   deps.reload().then(
-    (result) => {
-      if (result === 'rejected' || result === 'error') answer(result, 422, { result });
-      else answer('ok', 200, { result });
+    ({ result, problems }) => {
+      if (result === 'rejected') answer.fail('rejected', 'RELOAD_REFUSED', { fields: { result, problems } });
+      else if (result === 'error') answer.fail('error', 'RELOAD_FAILED', { fields: { result, problems } });
+      else answer.ok({ result });
     },
-    (err: unknown) => answer('error', 500, { result: 'error', error: String(err) }),
+    () => answer.fail('error', 'INTERNAL_ERROR'),
   );
 }
 
+/** Every admin path, its one method, and what it does. */
+const ROUTES: Readonly<Record<string, { readonly method: string; readonly run: (deps: AdminRoutesDeps, answer: Answer) => void }>> = {
+  '/admin/credentials': { method: 'GET', run: (deps, answer) => answer.ok(credentialsView(deps.registry)) },
+  '/admin/reload': { method: 'POST', run: reload },
+  '/admin/idempotency/ack-loss': {
+    method: 'POST',
+    run: (deps, answer) =>
+      deps.ackLoss().then(
+        (acknowledged) => answer.ok({ acknowledged }),
+        () => answer.fail('error', 'IDEMPOTENCY_STORE_UNAVAILABLE', { fields: { acknowledged: false } }),
+      ),
+  },
+};
+
 function route(req: http.IncomingMessage, path: string, deps: AdminRoutesDeps, expected: Buffer | undefined, answer: Answer): void {
-  if (!expected) {
-    answer('disabled', 404, { error: 'admin API disabled (no admin.tokenFile)' });
-  } else if (!authorized(req, expected)) {
-    answer('unauthorized', 401, { error: 'admin token required' }, { 'www-authenticate': 'Bearer' });
-  } else if (path === '/admin/credentials' && req.method === 'GET') {
-    answer('ok', 200, credentialsView(deps.registry));
-  } else if (path === '/admin/reload' && req.method === 'POST') {
-    reload(deps, answer);
-  } else if (path === '/admin/idempotency/ack-loss' && req.method === 'POST') {
-    deps.ackLoss().then(
-      (acknowledged) => answer('ok', 200, { acknowledged }),
-      (err: unknown) => answer('error', 503, { acknowledged: false, error: String(err) }),
-    );
-  } else {
-    answer('not_found', 404, { error: 'not found' });
-  }
+  // Disabled and unauthorized come first: neither reveals which paths or methods exist.
+  if (!expected) return answer.fail('disabled', 'NOT_FOUND');
+  if (!authorized(req, expected)) return answer.fail('unauthorized', 'UNAUTHORIZED', { headers: { 'www-authenticate': 'Bearer' } });
+  const known = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
+  if (!known) return answer.fail('not_found', 'NOT_FOUND');
+  if (req.method !== known.method) return answer.fail('method_not_allowed', 'METHOD_NOT_ALLOWED', { headers: { allow: known.method } });
+  known.run(deps, answer);
 }
 
 /** One line per admin request once the response is done (or the connection went away first). */
-function logWhenDone(logger: Logger, req: http.IncomingMessage, res: http.ServerResponse, path: string): (o: AdminOutcome) => void {
+function logWhenDone(logger: Logger, req: http.IncomingMessage, res: http.ServerResponse, path: string, requestId: string): (o: AdminOutcome) => void {
   let outcome: AdminOutcome = 'error';
   const peer = req.socket.remoteAddress ?? null; // read now: a closed socket no longer knows it
   res.once('close', () => {
     const finished = res.writableFinished;
     const status = res.headersSent ? res.statusCode : null;
-    const fields = { method: req.method, path, status, outcome: finished ? outcome : 'aborted', peer };
+    const fields = { requestId, method: req.method, path, status, outcome: finished ? outcome : 'aborted', peer };
     const level = !finished ? 'warn' : res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
     logger[level](fields, 'admin request');
   });
@@ -115,10 +129,17 @@ export function adminRoutes(deps: AdminRoutesDeps): (req: http.IncomingMessage, 
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path !== '/admin' && !path.startsWith('/admin/')) return false;
-    const record = logWhenDone(deps.logger, req, res, path);
-    route(req, path, deps, expected, (outcome, status, body, extra) => {
-      record(outcome);
-      json(res, status, body, extra);
+    const requestId = newRequestId();
+    const record = logWhenDone(deps.logger, req, res, path, requestId);
+    route(req, path, deps, expected, {
+      ok(body) {
+        record('ok');
+        json(res, 200, body, { 'x-request-id': requestId });
+      },
+      fail(outcome, code, more) {
+        record(outcome);
+        sendAdminError(res, code, requestId, more);
+      },
     });
     return true;
   };

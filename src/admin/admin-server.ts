@@ -1,10 +1,12 @@
 // The admin listener (SPEC §11): /healthz while the process runs (200), /readyz from the readiness
 // checks (200, or 503 with the reasons; the body also carries `status`, which never decides it), /metrics for Prometheus (200, 500 when unavailable); other
-// methods → 405, other paths → 404. Kept apart from client traffic: it needs no API key and keeps
+// methods → 405 METHOD_NOT_ALLOWED with Allow, other paths → 404 NOT_FOUND, in the §10 body. Kept apart from client traffic: it needs no API key and keeps
 // answering while the proxy listener drains. /admin/* goes to `routes` (admin-routes.ts), which logs
 // every admin request; the probes here are not logged, as they are scraped every second.
 import http from 'node:http';
 import type { Registry } from 'prom-client';
+import { adminError, type AdminErrorCode } from '../errors.js';
+import { newRequestId } from '../pipeline/context.js';
 
 /** A readiness check: resolves to a reason when not ready, undefined when ready. */
 export type ReadinessCheck = () => Promise<string | undefined> | string | undefined;
@@ -30,6 +32,23 @@ export function json(res: http.ServerResponse, status: number, body: unknown, ex
   res.end(text);
 }
 
+/**
+ * An admin error in the §10 body (SPEC §11 rev 2), its requestId also in X-Request-Id. `fields` adds to
+ * the body (a refused reload's problems); `headers` to the response (Allow, WWW-Authenticate).
+ */
+export function sendAdminError(
+  res: http.ServerResponse,
+  code: AdminErrorCode,
+  requestId = newRequestId(),
+  more: { readonly headers?: Record<string, string>; readonly fields?: Record<string, unknown> } = {},
+): void {
+  const { status, message } = adminError(code);
+  json(res, status, { code, message, requestId, ...more.fields }, { 'x-request-id': requestId, ...more.headers });
+}
+
+/** The probes: every other path of the listener (but /admin/*) is 404. */
+const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
+
 async function readiness(checks: readonly ReadinessCheck[]): Promise<string[]> {
   const results = await Promise.all(checks.map(async (c) => c()));
   return results.filter((r): r is string => r !== undefined);
@@ -39,8 +58,12 @@ export function createAdminServer(deps: AdminDeps): http.Server {
   return http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (deps.routes?.(req, res)) return;
+    if (!PROBES.has(path ?? '')) {
+      sendAdminError(res, 'NOT_FOUND');
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      json(res, 405, { error: 'method not allowed' });
+      sendAdminError(res, 'METHOD_NOT_ALLOWED', undefined, { headers: { allow: 'GET, HEAD' } });
       return;
     }
     if (path === '/healthz') {
@@ -50,16 +73,14 @@ export function createAdminServer(deps: AdminDeps): http.Server {
         ([reasons, status]) => json(res, reasons.length === 0 ? 200 : 503, { ready: reasons.length === 0, reasons, ...status }),
         (err: unknown) => json(res, 503, { ready: false, reasons: [String(err)] }),
       );
-    } else if (path === '/metrics') {
+    } else {
       deps.registry.metrics().then(
         (text) => {
           res.writeHead(200, { 'content-type': deps.registry.contentType });
           res.end(text);
         },
-        () => json(res, 500, { error: 'metrics unavailable' }),
+        () => sendAdminError(res, 'INTERNAL_ERROR'),
       );
-    } else {
-      json(res, 404, { error: 'not found' });
     }
   });
 }

@@ -51,8 +51,10 @@ export class FileSource {
   private lastStat = '';
   private loading: Promise<LoadResult> | undefined;
   private again = false;
-  /** the version of the last document refused: the same text read again is not refused (and counted) again */
-  private lastRefused: string | undefined;
+  /** the last document refused: the same text read again is not parsed (or counted) again, but still refused with its problems */
+  private lastRefused: { readonly version: string; readonly problems: readonly string[] } | undefined;
+  /** the problems of the last load, when it refused the document */
+  private problems: readonly string[] = [];
   /** the file holds the document in force (last load applied or confirmed it); its stat poll then confirms freshness */
   private inSync = false;
 
@@ -139,16 +141,23 @@ export class FileSource {
       this.lastRefused = undefined;
       return 'unchanged';
     }
-    if (version === this.lastRefused) return 'refused before';
+    if (version === this.lastRefused?.version) return 'refused before';
     const parsed = parseCredentials(r.text);
-    this.lastRefused = parsed.ok ? undefined : version;
+    this.lastRefused = parsed.ok ? undefined : { version, problems: parsed.problems };
     return parsed;
   }
 
   private settle(r: DocumentResult | Unreadable | 'unchanged' | 'refused before'): LoadResult {
-    if (r === 'refused before') return 'rejected';
-    if (r === 'unchanged') return this.counted('unchanged');
+    if (r === 'refused before') {
+      this.problems = this.lastRefused?.problems ?? [];
+      return 'rejected';
+    }
+    if (r === 'unchanged') {
+      this.problems = [];
+      return this.counted('unchanged');
+    }
     if ('unreadable' in r) {
+      this.problems = r.unreadable;
       this.logger.error({ source: this.file, problems: r.unreadable }, 'credentials file unreadable; keeping the last good document');
       return this.counted('error');
     }
@@ -178,7 +187,13 @@ export class FileSource {
     this.apply(result);
   }
 
+  /** The problems of the last load when it refused the document (POST /admin/reload shows them); else none. */
+  refusal(): readonly string[] {
+    return this.problems;
+  }
+
   private apply(result: DocumentResult): ReloadResult {
+    this.problems = result.ok ? [] : result.problems;
     if (!result.ok) {
       this.logger.error({ source: this.file, problems: result.problems }, 'credentials document refused; keeping the last good one');
       return this.counted('rejected');

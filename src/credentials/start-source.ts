@@ -11,6 +11,8 @@ import { UrlSource } from './url-source.js';
 
 export interface CredentialSource {
   load(): Promise<string>;
+  /** the problems of the last load when it refused the document or could not read it; else none */
+  refusal(): readonly string[];
   close(): void;
 }
 

@@ -21,6 +21,8 @@ export class UrlSource {
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<ReloadResult | 'error'> | undefined;
   private closed = false;
+  /** the problems of the last fetch, when it failed or refused the document */
+  private problems: readonly string[] = [];
 
   constructor(
     private readonly options: UrlSourceOptions,
@@ -49,10 +51,17 @@ export class UrlSource {
     tick();
   }
 
-  private fail(reason: string, problems?: readonly string[]): 'error' {
+  /** The problems of the last fetch when it failed or was refused (POST /admin/reload shows them); else none. */
+  refusal(): readonly string[] {
+    return this.problems;
+  }
+
+  /** An invalid document is 'rejected' with its problems; an endpoint that did not deliver one is an 'error'. */
+  private fail(reason: string, problems?: readonly string[]): 'rejected' | 'error' {
     countReload(this.metrics, problems ? 'rejected' : 'error');
     this.logger.error({ source: this.options.url.origin, reason, problems }, 'credentials fetch failed; keeping the last good document');
-    return 'error';
+    this.problems = problems ?? [`credentials.url: ${reason}`];
+    return problems ? 'rejected' : 'error';
   }
 
   private async fetchOnce(): Promise<ReloadResult | 'error'> {
@@ -68,6 +77,7 @@ export class UrlSource {
     } catch (err) {
       return this.fail(`request failed: ${(err as Error).name}`);
     }
+    this.problems = [];
     // The endpoint confirms the document in force is current: freshness advances (SPEC §8 rev 2).
     if (res.status === 304) {
       countReload(this.metrics, 'unchanged');

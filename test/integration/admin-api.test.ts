@@ -1,6 +1,8 @@
 // SPEC §11 admin API on the admin listener only: GET /admin/credentials (tenants, key ids, statuses,
 // graceUntil; never a hash) and POST /admin/reload, behind the admin token (compared in constant time,
 // from admin.tokenFile); 404 when no token file is configured; the proxy listener never serves /admin/*.
+// (rev 2) Every admin error is the §10 body with X-Request-Id; a wrong method on a known path is 405
+// with Allow, an unknown path 404; a refused reload is 422 RELOAD_REFUSED with its problems, every time.
 import t, { type Test } from 'tap';
 import http from 'node:http';
 import { once } from 'node:events';
@@ -63,6 +65,18 @@ interface View {
   credentials: Array<{ keyId: string; tenant: string; status: string; graceUntil: string | null; label: string | null }>;
 }
 
+/** SPEC §11 rev 2: an admin error is the §10 body, its requestId also in X-Request-Id. */
+function assertAdminError(t: Test, r: Reply, status: number, code: string, what: string): void {
+  t.equal(r.status, status, `${what} → ${status}`);
+  t.match(r.headers['content-type'], /^application\/json/, `${what}: JSON`);
+  t.equal(r.headers['cache-control'], 'no-store', `${what}: no-store`);
+  const body = r.json<{ code: string; message: string; requestId: string }>();
+  t.equal(body.code, code, `${what}: code ${code}`);
+  t.type(body.message, 'string', `${what}: a message`);
+  t.match(body.requestId, /^req_[0-9a-f]{32}$/, `${what}: a requestId`);
+  t.equal(r.headers['x-request-id'], body.requestId, `${what}: X-Request-Id equals requestId`);
+}
+
 /** Every place a hash could show up: the sha256: form and the bare hex digest of each secret. */
 function assertNoHashes(t: Test, r: Reply): void {
   t.notMatch(r.text, 'sha256:', 'no "sha256:" anywhere');
@@ -114,7 +128,7 @@ t.test('the admin token: missing, wrong, wrong scheme, padded or very long → 4
       ['POST', '/admin/reload'],
     ] as const) {
       const r = await request(p.adminUrl, { method, path: urlPath, headers });
-      t.equal(r.status, 401, `${name}: ${method} ${urlPath} → 401`);
+      assertAdminError(t, r, 401, 'UNAUTHORIZED', `${name}: ${method} ${urlPath}`);
       t.equal(r.headers['www-authenticate'], 'Bearer', 'WWW-Authenticate: Bearer');
       t.notMatch(r.text, A.keyId, 'no key id in the refusal');
     }
@@ -158,37 +172,59 @@ t.test('POST /admin/reload re-reads the file (a change nothing else could notice
   t.equal(unchanged.status, 200);
   t.same(unchanged.json(), { result: 'unchanged' });
 
-  writeFileSync(target, 'tenants: [oops\n');
-  const rejected = await request(p.adminUrl, { method: 'POST', path: '/admin/reload', headers: withToken(ADMIN_TOKEN) });
-  t.equal(rejected.status, 422, 'a refused document → 422');
-  t.same(rejected.json(), { result: 'rejected' });
+  // two problems: a malformed hash (never echoed: a near-miss hash is still a hash) and an unknown tenant
+  const badHash = `sha256:${'ab'.repeat(31)}`;
+  writeFileSync(target, DOC.replace(/sha256:[0-9a-f]{64}/, badHash).replace('tenant: tnt_other', 'tenant: tnt_gone'));
+  for (const attempt of ['a refused document', 'the same refused document reloaded again']) {
+    const rejected = await request(p.adminUrl, { method: 'POST', path: '/admin/reload', headers: withToken(ADMIN_TOKEN) });
+    assertAdminError(t, rejected, 422, 'RELOAD_REFUSED', attempt);
+    const body = rejected.json<{ result: string; problems: string[] }>();
+    t.equal(body.result, 'rejected', `${attempt}: result rejected`);
+    t.equal(body.problems.length, 2, `${attempt}: every problem, as path: message: ${JSON.stringify(body.problems)}`);
+    t.match(body.problems.find((x) => x.startsWith('credentials[0].secretHash: ')), /must be/, `${attempt}: the hash problem`);
+    t.match(body.problems.find((x) => /^credentials\[\d\]\.tenant: /.test(x)), 'tnt_gone', `${attempt}: the tenant problem`);
+    t.notMatch(rejected.text, badHash.slice('sha256:'.length), `${attempt}: the hash is not echoed`);
+  }
   t.equal(await statusA(), 401, 'the last good document stays');
   t.equal((await request(p.url, { path: '/v1/x', headers: [['Authorization', bearer(R)]] })).status, 200, 'R in grace still works');
   const metrics = (await request(p.adminUrl, { path: '/metrics' })).text;
   t.match(metrics, /^custody_proxy_credential_reloads_total\{result="rejected"\} [1-9]/m, 'the refused reload is counted');
 });
 
-t.test('wrong methods and unknown /admin paths are not served', async (t) => {
+t.test('a wrong method on a known path → 405 with Allow; an unknown path → 404; both in the §10 body', async (t) => {
   const p = await open(t, { admin: { listen: '127.0.0.1:0', tokenFile: writeToken(t) } });
   const h = withToken(ADMIN_TOKEN);
-  for (const [method, urlPath] of [
-    ['POST', '/admin/credentials'],
-    ['GET', '/admin/reload'],
-    ['GET', '/admin/nope'],
-    ['DELETE', '/admin/credentials'],
+  for (const [method, urlPath, allow] of [
+    ['POST', '/admin/credentials', 'GET'],
+    ['DELETE', '/admin/credentials', 'GET'],
+    ['GET', '/admin/reload', 'POST'],
+    ['PUT', '/admin/idempotency/ack-loss', 'POST'],
+    ['POST', '/healthz', 'GET, HEAD'],
+    ['DELETE', '/metrics', 'GET, HEAD'],
   ] as const) {
     const r = await request(p.adminUrl, { method, path: urlPath, headers: h });
-    t.ok(r.status === 404 || r.status === 405, `${method} ${urlPath} → ${r.status}`);
+    assertAdminError(t, r, 405, 'METHOD_NOT_ALLOWED', `${method} ${urlPath}`);
+    t.equal(r.headers['allow'], allow, `${method} ${urlPath}: Allow: ${allow}`);
     assertNoHashes(t, r);
     t.notMatch(r.text, A.keyId);
   }
+  for (const [method, urlPath] of [
+    ['GET', '/admin/nope'],
+    ['POST', '/admin'],
+    ['GET', '/nope'],
+    ['POST', '/nope'],
+  ] as const) {
+    assertAdminError(t, await request(p.adminUrl, { method, path: urlPath, headers: h }), 404, 'NOT_FOUND', `${method} ${urlPath}`);
+  }
+  const unauthorized = await request(p.adminUrl, { method: 'GET', path: '/admin/reload' });
+  assertAdminError(t, unauthorized, 401, 'UNAUTHORIZED', 'a wrong method without the token: 401 first, nothing about the path revealed');
 });
 
 t.test('no admin.tokenFile: /admin/* answers 404 (disabled), with or without a token', async (t) => {
   const p = await open(t, {});
   for (const headers of [[], withToken(ADMIN_TOKEN), withToken('')] as Array<Array<[string, string]>>) {
     const get = await request(p.adminUrl, { path: '/admin/credentials', headers });
-    t.equal(get.status, 404, 'GET /admin/credentials → 404');
+    assertAdminError(t, get, 404, 'NOT_FOUND', 'GET /admin/credentials');
     t.notMatch(get.text, A.keyId, 'nothing listed');
     const post = await request(p.adminUrl, { method: 'POST', path: '/admin/reload', headers });
     t.equal(post.status, 404, 'POST /admin/reload → 404');
@@ -242,7 +278,7 @@ t.test('the token check is constant-time: timingSafeEqual over equal-length dige
   const registry = new CredentialsRegistry();
   const parsed = parseCredentials(DOC);
   if (parsed.ok) registry.offer(parsed.snapshot);
-  const routes = mod.adminRoutes({ token: ADMIN_TOKEN, registry, reload: () => Promise.resolve('unchanged'), ackLoss: () => Promise.resolve(false), logger: createLoggers('silent').logger });
+  const routes = mod.adminRoutes({ token: ADMIN_TOKEN, registry, reload: () => Promise.resolve({ result: 'unchanged', problems: [] }), ackLoss: () => Promise.resolve(false), logger: createLoggers('silent').logger });
   const server = http.createServer((req, res) => {
     if (!routes(req, res)) {
       res.writeHead(404);

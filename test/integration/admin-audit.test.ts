@@ -44,6 +44,7 @@ interface AdminLine {
   status: number | null;
   outcome: string;
   peer: string | null;
+  requestId: string;
 }
 
 const adminLines = (p: TestProxy): AdminLine[] =>
@@ -104,6 +105,7 @@ t.test('GET /admin/credentials with the token: one "admin request" line, info, w
   const lines = await waitForLines(p, 1);
   t.equal(lines.length, 1, 'exactly one line for the request');
   t.match(lines[0], { level: 'info', method: 'GET', path: '/admin/credentials', status: 200, outcome: 'ok', peer: '127.0.0.1' });
+  t.equal(lines[0]?.requestId, r.headers['x-request-id'], 'the line carries the X-Request-Id of the answer');
   t.notMatch(p.logText(), ADMIN_TOKEN, 'the admin token is in no log line');
   t.notMatch(p.logText(), /Bearer|authorization/i, 'no Authorization value or field');
   t.notMatch(p.logText(), 'verbose', 'the path is logged without its query');
@@ -116,6 +118,7 @@ t.test('refusals and misses are logged too (warn), and the probes are not', asyn
     ['GET', '/admin/credentials', [['Authorization', `Bearer ${WRONG_TOKEN}`]], 401, 'unauthorized'],
     ['POST', '/admin/reload', [['Authorization', `Bearer ${WRONG_TOKEN}`]], 401, 'unauthorized'],
     ['GET', '/admin/nope', [['Authorization', `Bearer ${ADMIN_TOKEN}`]], 404, 'not_found'],
+    ['GET', '/admin/reload', [['Authorization', `Bearer ${ADMIN_TOKEN}`]], 405, 'method_not_allowed'],
   ];
   for (const [method, urlPath, headers, status] of cases) {
     t.equal((await request(p.adminUrl, { method, path: urlPath, headers })).status, status, `${method} ${urlPath} → ${status}`);
