@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { compileChildren, ensureDist } from './lib/build.js';
 import { echoedTenant, writeCustodySetup, type CustodySetup, type IdempotencySection } from './lib/custody-setup.js';
 import { runLoad, type LoadResult } from './lib/load.js';
+import { plainRequest } from './lib/plain-request.js';
 import { cpuSeconds, runBounded, type Child } from './lib/processes.js';
 import { alternateRounds, invalidRounds, invalidWarning, median } from './lib/report.js';
 import { readSettings, type Settings } from './lib/settings.js';
@@ -84,10 +85,9 @@ async function startAll(logDir: string, childDir: string, settings: Settings, ke
 async function post(p: Proxy, key: string | undefined): Promise<{ status: number; replayed: string | null; tenant: unknown }> {
   const headers: Record<string, string> = { authorization: p.setup.authorization, 'content-type': 'application/json' };
   if (key !== undefined) headers['idempotency-key'] = key;
-  const res = await fetch(p.url + PATH, { method: 'POST', headers, body: BODY, signal: AbortSignal.timeout(5000) });
-  const text = await res.text();
-  const tenant = echoedTenant(text);
-  return { status: res.status, replayed: res.headers.get('idempotent-replayed'), tenant };
+  const res = await plainRequest(p.url + PATH, { method: 'POST', headers, body: BODY });
+  const replayed = res.headers['idempotent-replayed'];
+  return { status: res.status, replayed: typeof replayed === 'string' ? replayed : null, tenant: echoedTenant(res.text) };
 }
 
 /** Both stores must really be in use: a keyed POST answers 2xx from the upstream, its repeat is a replay. */

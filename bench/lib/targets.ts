@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { startChild, waitForLine, type Child } from './processes.js';
 import { echoedTenant, writeCustodySetup, type CustodySetup } from './custody-setup.js';
+import { plainRequest } from './plain-request.js';
 
 const READY_TIMEOUT_MS = 20_000;
 
@@ -86,10 +87,8 @@ export async function startTargets(o: StartOptions): Promise<Started> {
 }
 
 async function get(url: string, authorization: string | undefined): Promise<{ status: number; tenant: unknown }> {
-  const res = await fetch(url, { headers: authorization ? { authorization } : {}, signal: AbortSignal.timeout(5000) });
-  const text = await res.text();
-  const tenant = echoedTenant(text);
-  return { status: res.status, tenant };
+  const res = await plainRequest(url, { headers: authorization ? { authorization } : {} });
+  return { status: res.status, tenant: echoedTenant(res.text) };
 }
 
 /** The load is only meaningful if custody-proxy really authenticates and stamps, and both answer 200. */
