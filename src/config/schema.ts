@@ -65,6 +65,10 @@ const method = z.string().regex(/^[A-Z]+$/, { message: 'must be an upper-case HT
 
 export const configSchema = z.strictObject({
   listen: listen.prefault('0.0.0.0:8080'),
+  // SPEC §5 rev 2: which keys this proxy accepts (live refuses ck_test_ ids, test ck_live_ ids; see
+  // credentials/key-environment.ts), and whether requests a browser made are refused before authentication.
+  environment: z.enum(['live', 'test', 'any']).prefault('any'),
+  browserRequests: z.enum(['refuse', 'allow']).prefault('refuse'),
   admin: z
     .strictObject({
       listen: listen.prefault('0.0.0.0:9090'),

@@ -38,6 +38,8 @@ t.test('an empty document yields every §3 default', async (t) => {
     t.equal(c.idempotency.maxResponseBytes, MiB, `${label}: maxResponseBytes 1MiB`);
     t.equal(c.logging.level, 'info', `${label}: logging.level`);
     t.equal(c.drainDelay, 5_000, `${label}: drainDelay 5s`);
+    t.equal(c.environment, 'any', `${label}: environment any (keys of both environments accepted)`);
+    t.equal(c.browserRequests, 'refuse', `${label}: browserRequests refuse`);
     t.equal(c.shutdownTimeout, 25_000, `${label}: shutdownTimeout 25s`);
     t.equal(c.configFile, FILE, `${label}: configFile`);
   }

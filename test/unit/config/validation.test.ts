@@ -114,6 +114,8 @@ t.test('other bad values', async (t) => {
   t.match(problemAt(t, problemsOf(t, { logging: { level: 'loud' } }), 'logging.level'), 'loud');
   problemAt(t, problemsOf(t, { idempotency: { required: 'yes' } }), 'idempotency.required');
   problemAt(t, problemsOf(t, { idempotency: { methods: ['post'] } }), 'idempotency.methods[0]');
+  t.match(problemAt(t, problemsOf(t, { environment: 'prod' }), 'environment'), /"live".*"test".*"any".*"prod"/, 'names the choices and the value');
+  t.match(problemAt(t, problemsOf(t, { browserRequests: true }), 'browserRequests'), /"refuse".*"allow"/);
 });
 
 t.test('unknown keys are errors, at the top level and nested', async (t) => {
