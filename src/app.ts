@@ -11,6 +11,7 @@ import { IpMatcher } from './net/ip-match.js';
 import { createHandler, fail, type Stage, type Terminal } from './pipeline/handler.js';
 import { recordRefusal } from './pipeline/access-log.js';
 import { resolveClient } from './stages/resolve-client.js';
+import { refuseBrowser } from './stages/refuse-browser.js';
 import { authenticate } from './stages/authenticate.js';
 import { checkAllowlist } from './stages/check-allowlist.js';
 import { checkTarget } from './stages/check-target.js';
@@ -77,6 +78,7 @@ function requestPath(w: Wiring, forwarder: Forwarder, store: IdempotencyStore): 
   const { config, logger, metrics } = w;
   const stages: Stage[] = [
     resolveClient(new IpMatcher(config.trustedProxies ?? [])),
+    ...(config.browserRequests === 'refuse' ? [refuseBrowser] : []),
     authenticate,
     checkAllowlist,
     checkTarget,

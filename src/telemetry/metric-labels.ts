@@ -5,8 +5,9 @@ import { ERROR_CATALOGUE } from '../errors.js';
 import { AUTH_FAILURES } from '../stages/authenticate.js';
 import { ALLOWLIST_REASONS } from '../stages/check-allowlist.js';
 import { PERMISSION_REASON } from '../stages/check-permissions.js';
+import { BROWSER_REASON } from '../stages/refuse-browser.js';
 
-export { AUTH_FAILURES, ALLOWLIST_REASONS, PERMISSION_REASON };
+export { AUTH_FAILURES, ALLOWLIST_REASONS, PERMISSION_REASON, BROWSER_REASON };
 
 const STATUS_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
 

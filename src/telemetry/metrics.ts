@@ -9,6 +9,7 @@ import { credentialGauges, stateGauges, type InFlight, type ScrapeChecks } from 
 import {
   ALLOWLIST_REASONS,
   AUTH_FAILURES,
+  BROWSER_REASON,
   IDEMPOTENCY_OUTCOMES,
   PARSER_ERROR_CODES,
   PERMISSION_REASON,
@@ -50,7 +51,7 @@ function requestFamilies(registry: Registry) {
   };
 }
 
-/** Refusals by the checks: authentication, allowlist, permissions, the HTTP parser. */
+/** Refusals by the checks: browser requests, authentication, allowlist, permissions, the HTTP parser. */
 function refusalFamilies(registry: Registry) {
   return {
     authFailures: labelledCounter(registry, 'custody_proxy_auth_failures_total', 'Rejected authentications by reason', 'reason', AUTH_FAILURES),
@@ -64,6 +65,12 @@ function refusalFamilies(registry: Registry) {
     permissionDenials: new Counter({
       name: 'custody_proxy_permission_denials_total',
       help: "Requests refused because the credential's permissions do not cover the method and path",
+      registers: [registry],
+    }),
+    // Unlabelled, so prom-client exports it at 0 from start (SPEC §11 rev 2).
+    browserRefusals: new Counter({
+      name: 'custody_proxy_browser_refusals_total',
+      help: 'Requests refused before authentication because a browser made them (Origin or Sec-Fetch-Mode; browserRequests: refuse)',
       registers: [registry],
     }),
     // Node's parser error codes (HPE_*, ERR_HTTP_REQUEST_TIMEOUT): a fixed set, so the label is bounded.
@@ -149,11 +156,12 @@ export function recordRequest(metrics: Metrics, outcome: string, cls: string, se
   metrics.requestDuration.observe(outcome, seconds);
 }
 
-/** What a 401 or 403 counts: auth failures by reason; allowlist and permission denials apart (SPEC §11 rev 2). */
+/** What a 401 or 403 counts: auth failures by reason; allowlist, permission and browser refusals apart (SPEC §11 rev 2). */
 export function countRefusal(metrics: Metrics, outcome: string, reason: string | undefined): void {
   if (outcome === 'UNAUTHORIZED') incLabelled(metrics.authFailures, 'reason', reason ?? 'unknown');
   else if (outcome !== 'FORBIDDEN') return;
   else if (reason === PERMISSION_REASON) metrics.permissionDenials.inc();
+  else if (reason === BROWSER_REASON) metrics.browserRefusals.inc();
   else incLabelled(metrics.allowlistDenials, 'reason', reason ?? 'unknown');
 }
 
