@@ -12,7 +12,7 @@ import { createHandler, fail, type Stage, type Terminal } from './pipeline/handl
 import { recordRefusal } from './pipeline/access-log.js';
 import { resolveClient } from './stages/resolve-client.js';
 import { refuseBrowser } from './stages/refuse-browser.js';
-import { authenticate } from './stages/authenticate.js';
+import { authenticateIn } from './stages/authenticate.js';
 import { checkAllowlist } from './stages/check-allowlist.js';
 import { checkTarget } from './stages/check-target.js';
 import { checkPermissions } from './stages/check-permissions.js';
@@ -79,7 +79,7 @@ function requestPath(w: Wiring, forwarder: Forwarder, store: IdempotencyStore): 
   const stages: Stage[] = [
     resolveClient(new IpMatcher(config.trustedProxies ?? [])),
     ...(config.browserRequests === 'refuse' ? [refuseBrowser] : []),
-    authenticate,
+    authenticateIn(config.environment),
     checkAllowlist,
     checkTarget,
     checkPermissions,
