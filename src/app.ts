@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from './config/load.js';
 import { CredentialsRegistry } from './credentials/registry.js';
 import { startCredentialSource, type CredentialSource } from './credentials/start-source.js';
+import { warnOutsideEnvironment } from './credentials/key-environment.js';
 import { accessLogFrom, createLoggers, type AccessLog, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { IpMatcher } from './net/ip-match.js';
@@ -129,6 +130,7 @@ function wiring(config: ProxyConfig, options: AppOptions): Wiring {
   registry.onChange((s) => {
     for (const [status, n] of Object.entries(s.countsByStatus)) metrics.credentials.set({ status }, n);
   });
+  registry.onChange((s) => warnOutsideEnvironment(s, config.environment, logger));
   return { config, logger, accessLog, metrics, registry };
 }
 
