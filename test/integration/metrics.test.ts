@@ -95,6 +95,8 @@ const AT_ZERO_FROM_START: ReadonlyArray<readonly [string, string]> = [
   ['custody_proxy_auth_failures_total', '{reason="revoked"}'],
   ['custody_proxy_auth_failures_total', '{reason="grace_expired"}'],
   ['custody_proxy_auth_failures_total', '{reason="expired"}'],
+  ['custody_proxy_auth_failures_total', '{reason="environment"}'],
+  ['custody_proxy_browser_refusals_total', ''],
   ['custody_proxy_allowlist_denials_total', '{reason="ip_not_allowed"}'],
   ['custody_proxy_permission_denials_total', ''],
   ['custody_proxy_credential_reloads_total', '{result="unchanged"}'],
