@@ -256,6 +256,32 @@ function main(): void {
     t.notOk(validate(withDelay(5)), 'a bare number is rejected');
   });
 
+  t.test('proxy.config.environment and browserRequests reach the config; other values are rejected', async (t) => {
+    const configOf = (config: Obj): ReturnType<typeof buildConfig> => {
+      const file = path.join(dir, 'policy.yaml');
+      writeFileSync(file, JSON.stringify({ redis: { existingSecret: '' }, proxy: { config: { ...config, idempotency: { store: 'memory' } } } }));
+      const cm = render([file]).find((d) => d['kind'] === 'ConfigMap') as unknown as IConfigMap | undefined;
+      return buildConfig(parse(cm?.data?.['custody-proxy.yaml'] ?? ''), '/etc/custody-proxy/config/custody-proxy.yaml', {});
+    };
+    const defaults = configOf({});
+    t.equal(defaults.environment, 'any', 'environment any by default');
+    t.equal(defaults.browserRequests, 'refuse', 'browserRequests refuse by default');
+    const pinned = configOf({ environment: 'live', browserRequests: 'allow' });
+    t.equal(pinned.environment, 'live');
+    t.equal(pinned.browserRequests, 'allow');
+    const schema: unknown = JSON.parse(readFileSync(path.join(chart, 'values.schema.json'), 'utf8'));
+    if (!isObj(schema)) throw new Error('values.schema.json is not an object');
+    const { $schema: _meta, ...body } = schema;
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(body);
+    const values: unknown = parse(readFileSync(path.join(chart, 'values.yaml'), 'utf8'));
+    if (!isObj(values) || !isObj(values['proxy'])) throw new Error('values.yaml has no proxy');
+    const proxy = values['proxy'];
+    const withConfig = (extra: Obj): Obj => ({ ...values, proxy: { ...proxy, config: { ...(proxy['config'] as Obj), ...extra } } });
+    t.ok(validate(withConfig({ environment: 'test', browserRequests: 'refuse' })), JSON.stringify(validate.errors));
+    t.notOk(validate(withConfig({ environment: 'production' })), 'an unknown environment is rejected');
+    t.notOk(validate(withConfig({ browserRequests: false })), 'a boolean browserRequests is rejected');
+  });
+
   t.test('the config checksum follows the config', async (t) => {
     const checksum = (docs: Obj[]): unknown => {
       const dep = docs.find((d) => d['kind'] === 'Deployment') as unknown as IDeployment | undefined;
