@@ -22,6 +22,8 @@ export interface Credential {
   readonly graceUntil: number | undefined;
   readonly expiresAt: number | undefined;
   readonly label: string | undefined;
+  /** the key's own list, checked besides its tenant's; undefined = no further narrowing (null or empty list) */
+  readonly allowList: IpMatcher | undefined;
   /** undefined = every method and path */
   readonly permissions: readonly CompiledRule[] | undefined;
 }
@@ -40,11 +42,15 @@ export function documentVersion(sourceText: string): string {
   return createHash('sha256').update(sourceText).digest('hex');
 }
 
+/** A list compiled once per document; null or empty is no list at all, so a request skips the check. */
+function matcherOf(list: readonly string[] | null | undefined): IpMatcher | undefined {
+  return list && list.length > 0 ? new IpMatcher(list) : undefined;
+}
+
 export function compileSnapshot(doc: CredentialsDocument, sourceText: string, now = Date.now()): CredentialsSnapshot {
   const tenants = new Map<string, Tenant>();
   for (const t of doc.tenants) {
-    const list = t.ipAllowList ?? [];
-    tenants.set(t.id, Object.freeze({ id: t.id, name: t.name, allowList: list.length > 0 ? new IpMatcher(list) : undefined }));
+    tenants.set(t.id, Object.freeze({ id: t.id, name: t.name, allowList: matcherOf(t.ipAllowList) }));
   }
   const byKeyId = new Map<string, Credential>();
   const countsByStatus = { provisioned: 0, active: 0, rotated: 0, revoked: 0 };
@@ -62,6 +68,7 @@ export function compileSnapshot(doc: CredentialsDocument, sourceText: string, no
         graceUntil: c.graceUntil,
         expiresAt: c.expiresAt,
         label: c.label,
+        allowList: matcherOf(c.ipAllowList),
         permissions: c.permissions ? Object.freeze(c.permissions.map(compileRule)) : undefined,
       }),
     );

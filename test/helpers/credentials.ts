@@ -18,6 +18,7 @@ export interface KeySpec {
   graceUntil?: string;
   expiresAt?: string;
   label?: string;
+  ipAllowList?: string[] | null;
   permissions?: Array<{ methods: string[]; paths: string[] }>;
 }
 

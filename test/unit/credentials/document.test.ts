@@ -212,6 +212,25 @@ t.test('allowlist entries: strict IPv4/IPv6 addresses and CIDRs', async (t) => {
   problemAt(t, problemsOf(t, stringify(doc({ tenants: [{ id: 'tnt_a', ipAllowList: '10.0.0.0/8' }] }))), 'tenants[0].ipAllowList', 'a string is not a list');
 });
 
+t.test("a credential's own ipAllowList (rev 2): validated like the tenant's, compiled once", async (t) => {
+  const bad = ['010.0.0.1', '1.2.3', '203.0.113.0/33', 'fe80::1%eth0', 'nope'];
+  const p = problemsOf(t, stringify(doc({ credentials: [cred({ ipAllowList: ['203.0.113.7', ...bad] })] })));
+  bad.forEach((entry, i) => {
+    const line = problemAt(t, p, `credentials[0].ipAllowList[${i + 1}]`, `rejects ${JSON.stringify(entry)}`);
+    t.match(line, JSON.stringify(entry), `names the value ${JSON.stringify(entry)}`);
+  });
+  t.equal(p.length, bad.length, 'every bad entry, nothing else');
+  problemAt(t, problemsOf(t, stringify(doc({ credentials: [cred({ ipAllowList: '203.0.113.7' })] }))), 'credentials[0].ipAllowList', 'a string is not a list');
+  const s = accepted(t, stringify(doc({ credentials: [cred({ ipAllowList: ['203.0.113.7', '2001:db8::/32'] })] })));
+  const own = s?.byKeyId.get('ck_test_a')?.allowList;
+  const addr = parseIp('203.0.113.7');
+  t.ok(own && addr && own.contains(addr), 'compiled into a matcher');
+  for (const list of [null, []]) {
+    const none = accepted(t, stringify(doc({ credentials: [cred({ ipAllowList: list })] })));
+    t.equal(none?.byKeyId.get('ck_test_a')?.allowList, undefined, `${JSON.stringify(list)}: no list to check`);
+  }
+});
+
 t.test('timestamps', async (t) => {
   for (const v of ['2026-12-01T00:00:00Z', '2026-12-01T00:00:00.250+02:00', '2026-12-01']) {
     const s = accepted(t, stringify(doc({ credentials: [cred({ expiresAt: v })] })));

@@ -1,7 +1,9 @@
 // Unit tests of the check-allowlist stage (SPEC §6): a tenant without a list (none, null or empty)
 // lets every client through, even an unknown one; with a list, the resolved client IP must be in it,
-// and an unknown client IP (unparsable X-Forwarded-For) is denied. Refusals are 403 FORBIDDEN with
-// reason ip_not_allowed or client_ip_unknown; the stage writes nothing to the context.
+// and an unknown client IP (unparsable X-Forwarded-For) is denied. A credential's own list (rev 2)
+// narrows its tenant's: both must admit. Refusals are 403 FORBIDDEN with reason ip_not_allowed (tenant
+// list), credential_ip_not_allowed (the key's list) or client_ip_unknown; the stage writes nothing to
+// the context.
 import t, { type Test } from 'tap';
 import { parseIp, type Ip } from '../../../src/net/ip-match.js';
 import { checkAllowlist } from '../../../src/stages/check-allowlist.js';
@@ -19,6 +21,11 @@ const snapshot = snapshotOf(
     { keyId: 'ck_null', tenant: 'tnt_null', secret: 's' },
     { keyId: 'ck_empty', tenant: 'tnt_empty', secret: 's' },
     { keyId: 'ck_listed', tenant: 'tnt_listed', secret: 's' },
+    // the key narrows its tenant's list to one address and an IPv6 range
+    { keyId: 'ck_narrow', tenant: 'tnt_listed', secret: 's', ipAllowList: ['203.0.113.7', '2001:db8:1::/48'] },
+    { keyId: 'ck_own_only', tenant: 'tnt_open', secret: 's', ipAllowList: ['192.0.2.0/24'] },
+    { keyId: 'ck_own_empty', tenant: 'tnt_listed', secret: 's', ipAllowList: [] },
+    { keyId: 'ck_own_null', tenant: 'tnt_open', secret: 's', ipAllowList: null },
   ],
 );
 
@@ -34,7 +41,8 @@ function check(t: Test, keyId: string | undefined, clientIp: Ip | null | undefin
   ctx.clientIp = clientIp;
   const before = { credential: ctx.credential, clientIp: ctx.clientIp, path: ctx.path, headers: { ...ctx.req.headers } };
   const result = refusal(() => checkAllowlist(ctx));
-  t.strictSame({ credential: ctx.credential, clientIp: ctx.clientIp, path: ctx.path, headers: { ...ctx.req.headers } }, before, 'context unchanged');
+  const after = { credential: ctx.credential, clientIp: ctx.clientIp, path: ctx.path, headers: { ...ctx.req.headers } };
+  t.strictSame(after, before, 'context unchanged');
   return result;
 }
 
@@ -61,4 +69,27 @@ t.test('a listed tenant: addresses and ranges, both families', async (t) => {
 t.test('a listed tenant denies an unknown client IP', async (t) => {
   t.strictSame(check(t, 'ck_listed', null), denied('client_ip_unknown'), 'unknown (unparsable X-Forwarded-For)');
   t.strictSame(check(t, 'ck_listed', undefined), denied('client_ip_unknown'), 'never resolved');
+});
+
+t.test("a credential's own list narrows its tenant's: both must admit", async (t) => {
+  t.equal(check(t, 'ck_narrow', ip('203.0.113.7')), undefined, '203.0.113.7: in both lists');
+  t.strictSame(check(t, 'ck_narrow', ip('203.0.113.8')), denied('credential_ip_not_allowed'), "203.0.113.8: the tenant's list admits, the key's does not");
+  t.strictSame(check(t, 'ck_narrow', ip('2001:db8::1')), denied('credential_ip_not_allowed'), "2001:db8::1: the tenant's /32 admits, the key's /48 does not");
+  t.strictSame(check(t, 'ck_narrow', ip('2001:db8:1::9')), undefined, '2001:db8:1::9: in both');
+  t.strictSame(check(t, 'ck_narrow', ip('192.0.2.1')), denied('ip_not_allowed'), "192.0.2.1: the tenant's list refuses first");
+  t.strictSame(check(t, 'ck_narrow', null), denied('client_ip_unknown'), 'unknown client IP');
+  t.equal(check(t, 'ck_listed', ip('203.0.113.8')), undefined, 'another key of the tenant is not narrowed');
+});
+
+t.test("a credential's own list under a tenant without one", async (t) => {
+  t.equal(check(t, 'ck_own_only', ip('192.0.2.9')), undefined, 'inside the key’s list');
+  t.strictSame(check(t, 'ck_own_only', ip('203.0.113.7')), denied('credential_ip_not_allowed'), 'outside the key’s list');
+  t.strictSame(check(t, 'ck_own_only', null), denied('client_ip_unknown'), 'unknown client IP: denied since the key has a list');
+});
+
+t.test("a credential's empty or null list narrows nothing", async (t) => {
+  t.equal(check(t, 'ck_own_empty', ip('203.0.113.8')), undefined, '[]: the tenant list alone decides (admits)');
+  t.strictSame(check(t, 'ck_own_empty', ip('192.0.2.1')), denied('ip_not_allowed'), '[]: the tenant list alone decides (refuses)');
+  t.equal(check(t, 'ck_own_null', null), undefined, 'null under an open tenant: everything, even an unknown IP');
+  t.equal(snapshot.byKeyId.get('ck_own_empty')?.allowList, undefined, 'compiled to no list at all');
 });
