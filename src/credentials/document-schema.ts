@@ -51,6 +51,8 @@ const tenant = z.strictObject({
   id: z.string().regex(/^[\x21-\x7e]{1,128}$/, { message: 'must be 1-128 visible ASCII characters' }),
   name: z.string().optional(),
   ipAllowList: z.array(cidr).nullable().optional(),
+  // (rev 2) allowlist and permission denials are logged and counted, not enforced (SPEC §6)
+  reportOnly: z.boolean().optional(),
 });
 
 const credential = z.strictObject({

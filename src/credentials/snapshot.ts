@@ -12,6 +12,8 @@ export interface Tenant {
   readonly name: string | undefined;
   /** undefined = every IP allowed (null or empty list) */
   readonly allowList: IpMatcher | undefined;
+  /** allowlist and permission denials are logged and counted, and the request proceeds (SPEC §6 rev 2) */
+  readonly reportOnly: boolean;
 }
 
 export interface Credential {
@@ -50,7 +52,7 @@ function matcherOf(list: readonly string[] | null | undefined): IpMatcher | unde
 export function compileSnapshot(doc: CredentialsDocument, sourceText: string, now = Date.now()): CredentialsSnapshot {
   const tenants = new Map<string, Tenant>();
   for (const t of doc.tenants) {
-    tenants.set(t.id, Object.freeze({ id: t.id, name: t.name, allowList: matcherOf(t.ipAllowList) }));
+    tenants.set(t.id, Object.freeze({ id: t.id, name: t.name, allowList: matcherOf(t.ipAllowList), reportOnly: t.reportOnly === true }));
   }
   const byKeyId = new Map<string, Credential>();
   const countsByStatus = { provisioned: 0, active: 0, rotated: 0, revoked: 0 };

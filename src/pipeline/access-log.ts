@@ -1,14 +1,20 @@
 // One access line per request (SPEC §12) from an allow-list of fields, and the request metrics.
 // The path is logged without its query (queries can carry identifiers); never headers or bodies.
 // Proxy-made 5xx are logged at error, everything else at info.
-import type { AccessLog } from '../telemetry/logger.js';
-import { countParserError, countRefusal, recordRequest, recordUpstream, statusClass, type Metrics } from '../telemetry/metrics.js';
+import type { AccessLog, Logger } from '../telemetry/logger.js';
+import { countParserError, countRefusal, countReportOnly, recordRequest, recordUpstream, statusClass, type Metrics } from '../telemetry/metrics.js';
 import type { RequestContext } from './context.js';
 import type { ParserRefusal } from '../server.js';
 import { parsePeer } from '../net/ip-match.js';
+import { logWaived } from './report-only.js';
 
-export function recordAccess(ctx: RequestContext, log: AccessLog, metrics: Metrics): void {
+export function recordAccess(ctx: RequestContext, log: AccessLog, metrics: Metrics, logger: Logger): void {
   const { req, res } = ctx;
+  const waived = ctx.reportOnly;
+  if (waived !== undefined) {
+    for (const d of waived) countReportOnly(metrics, d.check);
+    logWaived(ctx, waived, logger);
+  }
   const durationMs = performance.now() - ctx.startedAt;
   const status = res.headersSent ? res.statusCode : 0;
   if (!res.writableFinished && ctx.outcome === 'ok') ctx.outcome = 'client_closed';
@@ -28,6 +34,7 @@ export function recordAccess(ctx: RequestContext, log: AccessLog, metrics: Metri
     status,
     outcome: ctx.outcome,
     reason: ctx.reason,
+    reportOnly: waived !== undefined,
     durationMs,
     upstreamMs: ctx.upstreamMs,
     tenant: ctx.credential?.tenant.id ?? (ctx.knownKeyId === undefined ? undefined : ctx.snapshot?.byKeyId.get(ctx.knownKeyId)?.tenant.id),

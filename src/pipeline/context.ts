@@ -7,6 +7,7 @@ import type { Credential } from '../credentials/snapshot.js';
 import type { CredentialsSnapshot } from '../credentials/snapshot.js';
 import type { Ip } from '../net/ip-match.js';
 import { isAuthorizationName } from '../net/authorization.js';
+import type { ReportOnlyDenial } from './report-only.js';
 
 export interface RequestContext {
   readonly req: IncomingMessage;
@@ -40,6 +41,8 @@ export interface RequestContext {
   outcome: string;
   /** detail for logs and metrics only (auth failure reason, upstream error code) */
   reason: string | undefined;
+  /** denials a report-only tenant let through (SPEC §6 rev 2); undefined = none, the usual case */
+  reportOnly: ReportOnlyDenial[] | undefined;
   upstreamStartedAt: number | undefined;
   upstreamMs: number | undefined;
 }
@@ -102,6 +105,7 @@ export function createContext(
     target: url,
     outcome: 'ok',
     reason: undefined,
+    reportOnly: undefined,
     upstreamStartedAt: undefined,
     upstreamMs: undefined,
   };

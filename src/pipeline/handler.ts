@@ -72,18 +72,18 @@ function drop(deps: HandlerDeps, req: IncomingMessage, res: ServerResponse, expe
   const ctx = createContext(req, res, deps.registry.current, expectContinue);
   ctx.outcome = 'not_processed';
   ctx.reason = 'connection_closing';
-  recordAccess(ctx, deps.accessLog, deps.metrics);
+  recordAccess(ctx, deps.accessLog, deps.metrics, deps.logger);
 }
 
 function handle(deps: HandlerDeps, ctx: RequestContext): void {
-  const { accessLog, metrics } = deps;
+  const { accessLog, metrics, logger } = deps;
   const { req, res } = ctx;
   const inFlight = metrics.inFlight;
   inFlight.requests++;
   // `on`, not `once`: a response closes once, and once() would wrap the listener on every request.
   res.on('close', () => {
     inFlight.requests--;
-    recordAccess(ctx, accessLog, metrics);
+    recordAccess(ctx, accessLog, metrics, logger);
   });
   const closing = deps.isClosing();
   // A draining listener takes no new connections: whatever this answer is, the client is to reconnect

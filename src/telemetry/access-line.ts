@@ -15,6 +15,8 @@ export interface AccessEntry {
   readonly status: number;
   readonly outcome: string;
   readonly reason: string | undefined;
+  /** a report-only tenant's allowlist or permission check would have refused it (SPEC §6 rev 2) */
+  readonly reportOnly?: boolean | undefined;
   /** unrounded; logged to the microsecond */
   readonly durationMs: number;
   readonly upstreamMs: number | undefined;
@@ -38,6 +40,7 @@ export function accessFields(e: AccessEntry): Record<string, unknown> {
     status: e.status,
     outcome: e.outcome,
     reason: e.reason,
+    reportOnly: e.reportOnly ? true : undefined,
     durationMs: roundMs(e.durationMs),
     upstreamMs: e.upstreamMs === undefined ? undefined : roundMs(e.upstreamMs),
     tenant: e.tenant,
@@ -99,6 +102,7 @@ export function accessLineText(e: AccessEntry): string {
   utf8 = false;
   let line = `{"level":"${e.level}","time":${time(e.time)},"service":"custody-proxy","requestId":${str(e.requestId)},"method":${str(e.method)},"path":${str(e.path)},"status":${num(e.status)},"outcome":${str(e.outcome)}`;
   if (e.reason !== undefined) line += `,"reason":${str(e.reason)}`;
+  if (e.reportOnly) line += ',"reportOnly":true';
   line += `,"durationMs":${millis(e.durationMs)}`;
   if (e.upstreamMs !== undefined) line += `,"upstreamMs":${millis(e.upstreamMs)}`;
   if (e.tenant !== undefined) line += `,"tenant":${str(e.tenant)}`;

@@ -14,6 +14,7 @@ import {
   PARSER_ERROR_CODES,
   PERMISSION_REASON,
   RELOAD_RESULTS,
+  REPORT_ONLY_CHECKS,
   STORE_EVENTS,
   requestOutcomePairs,
   type IdempotencyOutcome,
@@ -73,6 +74,14 @@ function refusalFamilies(registry: Registry) {
       help: 'Requests refused before authentication because a browser made them (Origin or Sec-Fetch-Mode; browserRequests: refuse)',
       registers: [registry],
     }),
+    // Not refusals: what a report-only tenant's checks would have refused (SPEC §6 rev 2).
+    reportOnlyDenials: labelledCounter(
+      registry,
+      'custody_proxy_report_only_denials_total',
+      'Allowlist and permission denials of report-only tenants, logged and let through (not enforced), by check',
+      'check',
+      REPORT_ONLY_CHECKS,
+    ),
     // Node's parser error codes (HPE_*, ERR_HTTP_REQUEST_TIMEOUT): a fixed set, so the label is bounded.
     parserErrors: labelledCounter(
       registry,
@@ -163,6 +172,11 @@ export function countRefusal(metrics: Metrics, outcome: string, reason: string |
   else if (reason === PERMISSION_REASON) metrics.permissionDenials.inc();
   else if (reason === BROWSER_REASON) metrics.browserRefusals.inc();
   else incLabelled(metrics.allowlistDenials, 'reason', reason ?? 'unknown');
+}
+
+/** A denial a report-only tenant let through: never counted as an enforced allowlist or permission denial. */
+export function countReportOnly(metrics: Metrics, check: string): void {
+  incLabelled(metrics.reportOnlyDenials, 'check', check);
 }
 
 /** A request Node's parser refused, by its error code. */

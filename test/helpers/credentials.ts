@@ -8,6 +8,7 @@ export interface TenantSpec {
   id: string;
   name?: string;
   ipAllowList?: string[] | null;
+  reportOnly?: boolean;
 }
 
 export interface KeySpec {

@@ -231,6 +231,13 @@ t.test("a credential's own ipAllowList (rev 2): validated like the tenant's, com
   }
 });
 
+t.test('a tenant\'s reportOnly (rev 2): a boolean, false when absent', async (t) => {
+  const s = accepted(t, stringify(doc({ tenants: [{ id: 'tnt_a', reportOnly: true }, { id: 'tnt_b', reportOnly: false }, { id: 'tnt_c' }] })));
+  t.strictSame(['tnt_a', 'tnt_b', 'tnt_c'].map((id) => s?.tenants.get(id)?.reportOnly), [true, false, false]);
+  const line = problemAt(t, problemsOf(t, stringify(doc({ tenants: [{ id: 'tnt_a', reportOnly: 'yes' }] }))), 'tenants[0].reportOnly');
+  t.match(line, /boolean/, 'says a boolean is expected');
+});
+
 t.test('timestamps', async (t) => {
   for (const v of ['2026-12-01T00:00:00Z', '2026-12-01T00:00:00.250+02:00', '2026-12-01']) {
     const s = accepted(t, stringify(doc({ credentials: [cred({ expiresAt: v })] })));

@@ -2,8 +2,8 @@
 // lets every client through, even an unknown one; with a list, the resolved client IP must be in it,
 // and an unknown client IP (unparsable X-Forwarded-For) is denied. A credential's own list (rev 2)
 // narrows its tenant's: both must admit. Refusals are 403 FORBIDDEN with reason ip_not_allowed (tenant
-// list), credential_ip_not_allowed (the key's list) or client_ip_unknown; the stage writes nothing to
-// the context.
+// list), credential_ip_not_allowed (the key's list) or client_ip_unknown. A report-only tenant's
+// denial is noted in ctx.reportOnly and not refused; otherwise the stage writes nothing to the context.
 import t, { type Test } from 'tap';
 import { parseIp, type Ip } from '../../../src/net/ip-match.js';
 import { checkAllowlist } from '../../../src/stages/check-allowlist.js';
@@ -15,6 +15,8 @@ const snapshot = snapshotOf(
     { id: 'tnt_null', ipAllowList: null },
     { id: 'tnt_empty', ipAllowList: [] },
     { id: 'tnt_listed', ipAllowList: ['203.0.113.0/24', '198.51.100.7', '2001:db8::/32'] },
+    { id: 'tnt_report', ipAllowList: ['203.0.113.0/24'], reportOnly: true },
+    { id: 'tnt_enforce', ipAllowList: ['203.0.113.0/24'], reportOnly: false },
   ],
   [
     { keyId: 'ck_open', tenant: 'tnt_open', secret: 's' },
@@ -26,6 +28,8 @@ const snapshot = snapshotOf(
     { keyId: 'ck_own_only', tenant: 'tnt_open', secret: 's', ipAllowList: ['192.0.2.0/24'] },
     { keyId: 'ck_own_empty', tenant: 'tnt_listed', secret: 's', ipAllowList: [] },
     { keyId: 'ck_own_null', tenant: 'tnt_open', secret: 's', ipAllowList: null },
+    { keyId: 'ck_report', tenant: 'tnt_report', secret: 's', ipAllowList: ['203.0.113.7'] },
+    { keyId: 'ck_enforce', tenant: 'tnt_enforce', secret: 's', ipAllowList: ['203.0.113.7'] },
   ],
 );
 
@@ -39,9 +43,9 @@ const ip = (text: string): Ip => {
 function check(t: Test, keyId: string | undefined, clientIp: Ip | null | undefined): ReturnType<typeof refusal> {
   const ctx = fakeContext({ snapshot, ...(keyId === undefined ? {} : { authenticatedAs: keyId }) });
   ctx.clientIp = clientIp;
-  const before = { credential: ctx.credential, clientIp: ctx.clientIp, path: ctx.path, headers: { ...ctx.req.headers } };
+  const before = { credential: ctx.credential, clientIp: ctx.clientIp, path: ctx.path, headers: { ...ctx.req.headers }, reportOnly: undefined };
   const result = refusal(() => checkAllowlist(ctx));
-  const after = { credential: ctx.credential, clientIp: ctx.clientIp, path: ctx.path, headers: { ...ctx.req.headers } };
+  const after = { credential: ctx.credential, clientIp: ctx.clientIp, path: ctx.path, headers: { ...ctx.req.headers }, reportOnly: ctx.reportOnly };
   t.strictSame(after, before, 'context unchanged');
   return result;
 }
@@ -92,4 +96,25 @@ t.test("a credential's empty or null list narrows nothing", async (t) => {
   t.strictSame(check(t, 'ck_own_empty', ip('192.0.2.1')), denied('ip_not_allowed'), '[]: the tenant list alone decides (refuses)');
   t.equal(check(t, 'ck_own_null', null), undefined, 'null under an open tenant: everything, even an unknown IP');
   t.equal(snapshot.byKeyId.get('ck_own_empty')?.allowList, undefined, 'compiled to no list at all');
+});
+
+/** A report-only run: what was refused and what the stage noted on the context. */
+function reportOnlyRun(keyId: string, clientIp: Ip | null): { refused: ReturnType<typeof refusal>; noted: unknown } {
+  const ctx = fakeContext({ snapshot, authenticatedAs: keyId });
+  ctx.clientIp = clientIp;
+  return { refused: refusal(() => checkAllowlist(ctx)), noted: ctx.reportOnly };
+}
+
+t.test('a report-only tenant: denials are noted on the context, never refused', async (t) => {
+  const noted = (reason: string): object => ({ refused: undefined, noted: [{ check: 'allowlist', reason }] });
+  t.strictSame(reportOnlyRun('ck_report', ip('192.0.2.1')), noted('ip_not_allowed'), "outside the tenant's list");
+  t.strictSame(reportOnlyRun('ck_report', ip('203.0.113.8')), noted('credential_ip_not_allowed'), "outside the key's list");
+  t.strictSame(reportOnlyRun('ck_report', null), noted('client_ip_unknown'), 'unknown client IP');
+  t.strictSame(reportOnlyRun('ck_report', ip('203.0.113.7')), { refused: undefined, noted: undefined }, 'admitted: nothing noted');
+});
+
+t.test('reportOnly: false enforces as when absent', async (t) => {
+  t.strictSame(reportOnlyRun('ck_enforce', ip('192.0.2.1')), { refused: denied('ip_not_allowed'), noted: undefined });
+  t.strictSame(reportOnlyRun('ck_enforce', ip('203.0.113.8')), { refused: denied('credential_ip_not_allowed'), noted: undefined });
+  t.strictSame(reportOnlyRun('ck_enforce', ip('203.0.113.7')), { refused: undefined, noted: undefined });
 });

@@ -84,3 +84,23 @@ t.test('the canonical path on the context is checked, not req.url', async (t) =>
   other.path = '/v1/admin';
   t.strictSame(refusal(() => checkPermissions(other)), DENIED, 'ctx.path denied although req.url is allowed');
 });
+
+t.test('a report-only tenant: the denial is noted on the context, the request proceeds', async (t) => {
+  const rules = [{ methods: ['GET'], paths: ['/v1/vaults'] }];
+  const s = snapshotOf(
+    [{ id: 'tnt_report', reportOnly: true }, { id: 'tnt_enforce', reportOnly: false }],
+    [
+      { keyId: 'ck_report', tenant: 'tnt_report', secret: 's', permissions: rules },
+      { keyId: 'ck_enforce', tenant: 'tnt_enforce', secret: 's', permissions: rules },
+    ],
+  );
+  const run = (keyId: string, method: string, path: string) => {
+    const ctx = fakeContext({ snapshot: s, method, url: path, authenticatedAs: keyId });
+    ctx.path = path;
+    return { refused: refusal(() => checkPermissions(ctx)), noted: ctx.reportOnly };
+  };
+  t.strictSame(run('ck_report', 'DELETE', '/v1/vaults'), { refused: undefined, noted: [{ check: 'permission', reason: 'permission' }] }, 'denied: noted, not refused');
+  t.strictSame(run('ck_report', 'GET', '/v1/vaults'), { refused: undefined, noted: undefined }, 'permitted: nothing noted');
+  t.strictSame(run('ck_enforce', 'DELETE', '/v1/vaults'), { refused: DENIED, noted: undefined }, 'reportOnly: false enforces');
+  t.strictSame(run('ck_enforce', 'GET', '/v1/vaults'), { refused: undefined, noted: undefined }, 'reportOnly: false, permitted');
+});

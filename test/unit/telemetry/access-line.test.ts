@@ -45,6 +45,13 @@ t.test('optional fields: omitted when undefined, null client IP written as null,
   t.equal(encoded(none), accessLineText(none));
 });
 
+t.test('reportOnly: written as true after reason when a report-only denial was let through, else omitted', async (t) => {
+  const waived: AccessEntry = { ...base, reportOnly: true };
+  t.equal(encoded(waived), JSON.stringify(accessFields(waived)));
+  t.match(encoded(waived), /"outcome":"ok","reportOnly":true,"durationMs":/);
+  for (const reportOnly of [false, undefined]) t.notMatch(encoded({ ...base, reportOnly }), /reportOnly/, `omitted for ${String(reportOnly)}`);
+});
+
 t.test('strings that need escaping or UTF-8 fall back to JSON.stringify for that field only', async (t) => {
   const paths = ['/a"b', '/a\\b', '/tab\there', '/nul\u0000', '/del\u007f', '/é', '/€', '/😀', '/lone\ud800', '/latin1\u00ff', '/\u2028', ''];
   for (const path of paths) {
@@ -111,6 +118,7 @@ t.test('10 000 random entries match JSON.stringify byte for byte', async (t) => 
       status: Math.floor(rand() * 600),
       outcome: str(20),
       reason: rand() < 0.5 ? undefined : str(20),
+      reportOnly: rand() < 0.2,
       durationMs: rand() * 10 ** Math.floor(rand() * 8),
       upstreamMs: rand() < 0.3 ? undefined : rand() * 1000,
       tenant: rand() < 0.3 ? undefined : str(20),
