@@ -12,7 +12,7 @@ import { redisSchema } from './redis-topology.js';
 const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration ${showValue(text)} (use e.g. 500ms, 30s, 5m, 24h)` });
+    ctx.addIssue({ code: 'custom', message: `invalid duration ${showValue(text)} (use e.g. 500ms, 30s, 5m, 24h, 7d)` });
     return z.NEVER;
   }
   return ms;

@@ -35,7 +35,7 @@ t.test('config problems: path: message, the config file, and the line:column of 
     `listen: invalid listen address "nowhere" (use host:port) (at ${file}:2:9)`,
     `upstream.tiemout: unknown key (at ${file}:7:3)`,
     `trustedProxies[0]: invalid IP address or CIDR "1.2.3" (at ${file}:8:18)`,
-    `idempotency.ttl: invalid duration "1d" (use e.g. 500ms, 30s, 5m, 24h) (at ${file}:10:8)`,
+    `idempotency.ttl: invalid duration "1w" (use e.g. 500ms, 30s, 5m, 24h, 7d) (at ${file}:10:8)`,
     `idempotency.maxRequestBytes: invalid size "1MB" (use e.g. 512KiB, 1MiB) (at ${file}:11:20)`,
   ]);
   t.equal(r.stdout, '');

@@ -77,7 +77,7 @@ const USAGE_ERRORS: ReadonlyArray<readonly [string, string[], RegExp]> = [
   ['keys create: bad --env', ['keys', 'create', '--file', CREDS, '--tenant', 'tnt_one', '--env', 'prod'], /--env/],
   ['keys create: unknown flag', ['keys', 'create', '--file', CREDS, '--tenant', 'tnt_one', '--colour', 'red'], /--colour/],
   ['keys rotate: no KEYID', ['keys', 'rotate', '--file', CREDS], /KEYID/],
-  ['keys rotate: bad --grace', ['keys', 'rotate', 'ck_live_one', '--file', CREDS, '--grace', '1d'], /--grace/],
+  ['keys rotate: bad --grace', ['keys', 'rotate', 'ck_live_one', '--file', CREDS, '--grace', '1w'], /--grace/],
   ['keys revoke: two KEYIDs', ['keys', 'revoke', 'ck_live_one', 'ck_live_two', '--file', CREDS], /ck_live_two/],
   ['keys activate: no --file', ['keys', 'activate', 'ck_live_one'], /--file/],
   ['keys list: an argument', ['keys', 'list', 'x', '--file', CREDS], /"x"/],

@@ -102,7 +102,7 @@ const BAD_CONFIG_PROBLEMS: ReadonlyArray<readonly [string, string]> = [
   ['listen', '"nowhere"'],
   ['upstream.tiemout', 'unknown key'],
   ['trustedProxies[0]', '"1.2.3"'],
-  ['idempotency.ttl', '"1d"'],
+  ['idempotency.ttl', '"1w"'],
   ['idempotency.maxRequestBytes', '"1MB"'],
 ];
 

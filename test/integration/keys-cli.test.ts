@@ -401,7 +401,7 @@ t.test('every error: one line on stderr, exit 2 for usage errors and 1 otherwise
     ['rotate: unknown key', ['rotate', 'ck_live_nope', '--file', file], /ck_live_nope/],
     ['rotate: a revoked key', ['rotate', 'ck_live_rev', '--file', file], /ck_live_rev/],
     ['rotate: an already rotated key', ['rotate', 'ck_live_rot', '--file', file], /ck_live_rot/],
-    ['rotate: bad --grace', ['rotate', 'ck_live_act', '--file', file, '--grace', '1d'], /grace/],
+    ['rotate: bad --grace', ['rotate', 'ck_live_act', '--file', file, '--grace', '1w'], /grace/],
     ['rotate: no key id', ['rotate', '--file', file], /KEYID/],
     ['activate: a revoked key', ['activate', 'ck_live_rev', '--file', file], /revoked/],
     ['revoke: unknown key', ['revoke', 'ck_live_nope', '--file', file], /ck_live_nope/],
@@ -415,7 +415,7 @@ t.test('every error: one line on stderr, exit 2 for usage errors and 1 otherwise
   // and two through the real bin: the exit code and the stderr line are the process's own
   const viaBin: Array<[string, string[], RegExp]> = [
     ['bin: create, unknown tenant', ['create', '--file', file, '--tenant', 'tnt_nope'], /tnt_nope/],
-    ['bin: rotate, bad --grace', ['rotate', 'ck_live_act', '--file', file, '--grace', '1d'], /grace/],
+    ['bin: rotate, bad --grace', ['rotate', 'ck_live_act', '--file', file, '--grace', '1w'], /grace/],
   ];
   runs.push(...(await Promise.all(viaBin.map(([, args]) => keys(...args)))));
   cases.push(...viaBin);

@@ -67,11 +67,12 @@ t.test('a setting overrides only its own default', async (t) => {
   t.same(c.idempotency.methods, ['POST', 'PUT', 'PATCH']);
 });
 
-t.test('durations: 500ms, 30s, 5m, 24h', async (t) => {
+t.test('durations: 500ms, 30s, 5m, 24h, 7d', async (t) => {
   t.equal(build({ upstream: { timeout: '500ms' } }).upstream.timeout, 500);
   t.equal(build({ upstream: { timeout: '30s' } }).upstream.timeout, 30_000);
   t.equal(build({ upstream: { connectTimeout: '5m' } }).upstream.connectTimeout, 300_000);
   t.equal(build({ idempotency: { ttl: '24h' } }).idempotency.ttl, 86_400_000);
+  t.equal(build({ idempotency: { ttl: '7d' } }).idempotency.ttl, 7 * 86_400_000, 'days, as SPEC §3 lists 7d');
   t.equal(build({ shutdownTimeout: '90s' }).shutdownTimeout, 90_000);
   t.equal(build({ drainDelay: '1500ms' }).drainDelay, 1500);
   t.equal(build({ drainDelay: '0s' }).drainDelay, 0, 'drainDelay 0s: stop accepting at once');

@@ -59,7 +59,7 @@ t.test('bad durations name the path and the value', async (t) => {
   for (const [raw, at, value] of [
     [{ upstream: { timeout: '30x' } }, 'upstream.timeout', '30x'],
     [{ upstream: { connectTimeout: '5 s' } }, 'upstream.connectTimeout', '5 s'],
-    [{ idempotency: { ttl: '1d' } }, 'idempotency.ttl', '1d'],
+    [{ idempotency: { ttl: '1w' } }, 'idempotency.ttl', '1w'],
     [{ shutdownTimeout: '25' } , 'shutdownTimeout', '25'],
     [{ shutdownTimeout: '-5s' }, 'shutdownTimeout', '-5s'],
     [{ shutdownTimeout: '1.5s' }, 'shutdownTimeout', '1.5s'],
