@@ -7,6 +7,7 @@ import { parseListen } from './listen.js';
 import { parseCidr } from '../net/ip-match.js';
 import { showValue } from './problems.js';
 import { redisSchema } from './redis-topology.js';
+import { failedAuthSchema } from '../ratelimit/rate-limit-schema.js';
 
 
 const duration = z.string().transform((text, ctx) => {
@@ -113,6 +114,14 @@ export const configSchema = z.strictObject({
           maxBytes: size.refine((n) => n >= 1024, { message: 'must be at least 1KiB' }).prefault('256MiB'),
         })
         .prefault({}),
+    })
+    .prefault({}),
+  // SPEC §13: the limits themselves are in the credentials document; a redis store uses idempotency.redis.
+  rateLimits: z
+    .strictObject({
+      store: z.enum(['memory', 'redis']).prefault('memory'),
+      failedAuth: failedAuthSchema.nullable().default(null),
+      onStoreError: z.enum(['allow', 'deny']).prefault('allow'),
     })
     .prefault({}),
   logging: z

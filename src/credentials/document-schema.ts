@@ -6,6 +6,7 @@ import { parseCidr } from '../net/ip-match.js';
 import { SECRET_HASH_PATTERN } from './secret-hash.js';
 import { PATH_PATTERN_PROBLEM, pathPatternProblem } from './permissions.js';
 import { showValue } from '../config/problems.js';
+import { rateLimitSchema } from '../ratelimit/rate-limit-schema.js';
 
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2}))?$/;
@@ -53,6 +54,7 @@ const tenant = z.strictObject({
   ipAllowList: z.array(cidr).nullable().optional(),
   // (rev 2) allowlist and permission denials are logged and counted, not enforced (SPEC §6)
   reportOnly: z.boolean().optional(),
+  rateLimit: rateLimitSchema.nullable().optional(),
 });
 
 const credential = z.strictObject({
@@ -68,6 +70,7 @@ const credential = z.strictObject({
   // (rev 2) narrows the tenant's list for this key: both must admit the client IP (SPEC §6)
   ipAllowList: z.array(cidr).nullable().optional(),
   permissions: z.array(rule).optional(),
+  rateLimit: rateLimitSchema.nullable().optional(),
 });
 
 export const documentSchema = z

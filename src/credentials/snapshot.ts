@@ -6,6 +6,7 @@ import { IpMatcher } from '../net/ip-match.js';
 import { compileRule, type CompiledRule } from './permissions.js';
 import { digestOf } from './secret-hash.js';
 import type { CredentialsDocument, CredentialStatus } from './document-schema.js';
+import { credentialBuckets, keyBucket, tenantBucket, type Bucket } from '../ratelimit/bucket.js';
 
 export interface Tenant {
   readonly id: string;
@@ -14,6 +15,8 @@ export interface Tenant {
   readonly allowList: IpMatcher | undefined;
   /** allowlist and permission denials are logged and counted, and the request proceeds (SPEC §6 rev 2) */
   readonly reportOnly: boolean;
+  /** SPEC §13: all the tenant's keys together */
+  readonly rateLimit: Bucket | undefined;
 }
 
 export interface Credential {
@@ -28,6 +31,8 @@ export interface Credential {
   readonly allowList: IpMatcher | undefined;
   /** undefined = every method and path */
   readonly permissions: readonly CompiledRule[] | undefined;
+  /** the tenant's and the key's own rate limits; undefined = none (the rate-limit stage costs nothing) */
+  readonly rateLimits: readonly Bucket[] | undefined;
 }
 
 export interface CredentialsSnapshot {
@@ -52,7 +57,8 @@ function matcherOf(list: readonly string[] | null | undefined): IpMatcher | unde
 export function compileSnapshot(doc: CredentialsDocument, sourceText: string, now = Date.now()): CredentialsSnapshot {
   const tenants = new Map<string, Tenant>();
   for (const t of doc.tenants) {
-    tenants.set(t.id, Object.freeze({ id: t.id, name: t.name, allowList: matcherOf(t.ipAllowList), reportOnly: t.reportOnly === true }));
+    const rateLimit = t.rateLimit ? tenantBucket(t.id, t.rateLimit) : undefined;
+    tenants.set(t.id, Object.freeze({ id: t.id, name: t.name, allowList: matcherOf(t.ipAllowList), reportOnly: t.reportOnly === true, rateLimit }));
   }
   const byKeyId = new Map<string, Credential>();
   const countsByStatus = { provisioned: 0, active: 0, rotated: 0, revoked: 0 };
@@ -72,6 +78,7 @@ export function compileSnapshot(doc: CredentialsDocument, sourceText: string, no
         label: c.label,
         allowList: matcherOf(c.ipAllowList),
         permissions: c.permissions ? Object.freeze(c.permissions.map(compileRule)) : undefined,
+        rateLimits: credentialBuckets(tenant.rateLimit, c.rateLimit ? keyBucket(tenant.id, c.keyId, c.rateLimit) : undefined),
       }),
     );
   }
