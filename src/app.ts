@@ -18,6 +18,9 @@ import { checkAllowlist } from './stages/check-allowlist.js';
 import { checkTarget } from './stages/check-target.js';
 import { checkPermissions } from './stages/check-permissions.js';
 import { stampHeaders } from './stages/stamp-headers.js';
+import { rateLimit, storeErrorPolicy } from './stages/rate-limit.js';
+import { failedAuthStages } from './stages/failed-auth.js';
+import { createLimiters, type Limiters } from './ratelimit/create-limiter.js';
 import { Forwarder } from './forward/forwarder.js';
 import { forwardTerminal } from './terminals/plain-terminal.js';
 import { idempotencyTerminal } from './terminals/idempotency-terminal.js';
@@ -75,15 +78,19 @@ interface Wiring {
 }
 
 /** The checks in order (the order lives here, and only here), then the terminal. */
-function requestPath(w: Wiring, forwarder: Forwarder, store: IdempotencyStore): { stages: Stage[]; terminal: Terminal } {
+function requestPath(w: Wiring, forwarder: Forwarder, store: IdempotencyStore, limiters: Limiters): { stages: Stage[]; terminal: Terminal } {
   const { config, logger, metrics } = w;
+  const onStoreError = storeErrorPolicy(config.rateLimits.onStoreError, (err) => limiters.reportStoreError(err));
+  const failedAuth = config.rateLimits.failedAuth;
   const stages: Stage[] = [
     resolveClient(new IpMatcher(config.trustedProxies ?? [])),
     ...(config.browserRequests === 'refuse' ? [refuseBrowser] : []),
-    authenticateIn(config.environment),
+    // With rateLimits.failedAuth: the per-IP check first, then authenticate counting its 401s.
+    ...(limiters.failedAuth && failedAuth ? failedAuthStages(limiters.failedAuth, failedAuth, onStoreError, authenticateIn(config.environment)) : [authenticateIn(config.environment)]),
     checkAllowlist,
     checkTarget,
     checkPermissions,
+    rateLimit(limiters.limits, onStoreError),
     stampHeaders(config.upstream.url.host),
   ];
   const idem = config.idempotency;
@@ -142,7 +149,8 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
   const store = await createStore(config.idempotency, logger, metrics);
   const storeHealth = new StoreHealth(store, (up) => metrics.storeUp.set(up ? 1 : 0));
   metrics.scrapeChecks.storeUp = () => storeHealth.check();
-  const { stages, terminal } = requestPath(w, forwarder, store);
+  const limiters = await createLimiters(config, logger, metrics);
+  const { stages, terminal } = requestPath(w, forwarder, store, limiters);
   const isClosing = (): boolean => drain.closing;
   const handler = createHandler({ registry, stages, terminal, logger, accessLog, metrics, isClosing, maxHeaderCount: config.server.maxHeaderCount });
   const proxyServer = createProxyServer(handler, config.server, (refusal) => recordRefusal(refusal, accessLog, metrics));
@@ -157,6 +165,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
   const closeRest = async (): Promise<void> => {
     forwarder.close();
     await store.close();
+    await limiters.close();
     source.close();
     await new Promise<void>((resolve) => adminServer.close(() => resolve()));
     adminServer.closeAllConnections();

@@ -54,6 +54,8 @@ export class ProxyError extends Error {
     readonly retryAfter?: number,
     /** a status other than the code's own: 431 for too many header lines (body code BAD_REQUEST) */
     status?: number,
+    /** more response header fields (429's RateLimit-Policy and RateLimit), lower-case names */
+    readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(code);
     this.status = status ?? ERROR_CATALOGUE[code].status;

@@ -42,6 +42,7 @@ export function sendError(ctx: RequestContext, err: ProxyError): void {
   };
   if (err.status === 401) headers['www-authenticate'] = 'Bearer';
   if (err.retryAfter !== undefined) headers['retry-after'] = err.retryAfter;
+  if (err.headers) Object.assign(headers, err.headers);
   closeIfBodyPending(ctx, headers);
   res.writeHead(err.status, headers);
   res.end(ctx.req.method === 'HEAD' ? undefined : body);

@@ -7,8 +7,9 @@ import { ALLOWLIST_REASONS } from '../stages/check-allowlist.js';
 import { PERMISSION_REASON } from '../stages/check-permissions.js';
 import { BROWSER_REASON } from '../stages/refuse-browser.js';
 import { REPORT_ONLY_CHECKS } from '../pipeline/report-only.js';
+import { RATE_LIMIT_SCOPES } from '../ratelimit/bucket.js';
 
-export { AUTH_FAILURES, ALLOWLIST_REASONS, PERMISSION_REASON, BROWSER_REASON, REPORT_ONLY_CHECKS };
+export { AUTH_FAILURES, ALLOWLIST_REASONS, PERMISSION_REASON, BROWSER_REASON, REPORT_ONLY_CHECKS, RATE_LIMIT_SCOPES };
 
 const STATUS_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
 

@@ -13,6 +13,7 @@ import {
   IDEMPOTENCY_OUTCOMES,
   PARSER_ERROR_CODES,
   PERMISSION_REASON,
+  RATE_LIMIT_SCOPES,
   RELOAD_RESULTS,
   REPORT_ONLY_CHECKS,
   STORE_EVENTS,
@@ -82,6 +83,12 @@ function refusalFamilies(registry: Registry) {
       'check',
       REPORT_ONLY_CHECKS,
     ),
+    rateLimitRefusals: labelledCounter(registry, 'custody_proxy_rate_limit_refusals_total', 'Requests refused with 429 RATE_LIMITED, by the limit that refused: tenant, key or failed_auth', 'scope', RATE_LIMIT_SCOPES),
+    rateLimitStoreErrors: new Counter({
+      name: 'custody_proxy_rate_limit_store_errors_total',
+      help: 'Rate limit checks the shared store could not answer (the request then follows rateLimits.onStoreError)',
+      registers: [registry],
+    }),
     // Node's parser error codes (HPE_*, ERR_HTTP_REQUEST_TIMEOUT): a fixed set, so the label is bounded.
     parserErrors: labelledCounter(
       registry,
@@ -165,9 +172,10 @@ export function recordRequest(metrics: Metrics, outcome: string, cls: string, se
   metrics.requestDuration.observe(outcome, seconds);
 }
 
-/** What a 401 or 403 counts: auth failures by reason; allowlist, permission and browser refusals apart (SPEC §11 rev 2). */
+/** What a 401, 403 or 429 counts: auth failures by reason; allowlist, permission and browser refusals apart (SPEC §11 rev 2); rate-limit refusals by scope. */
 export function countRefusal(metrics: Metrics, outcome: string, reason: string | undefined): void {
-  if (outcome === 'UNAUTHORIZED') incLabelled(metrics.authFailures, 'reason', reason ?? 'unknown');
+  if (outcome === 'RATE_LIMITED') incLabelled(metrics.rateLimitRefusals, 'scope', reason ?? 'unknown');
+  else if (outcome === 'UNAUTHORIZED') incLabelled(metrics.authFailures, 'reason', reason ?? 'unknown');
   else if (outcome !== 'FORBIDDEN') return;
   else if (reason === PERMISSION_REASON) metrics.permissionDenials.inc();
   else if (reason === BROWSER_REASON) metrics.browserRefusals.inc();
