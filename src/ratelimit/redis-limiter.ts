@@ -5,6 +5,7 @@
 // A tenant's buckets and its keys' share a hash tag (bucket.ts): one Cluster slot per check.
 import type { RedisClient, RedisTopology } from '../idempotency/redis-connection.js';
 import { connectRedis } from '../idempotency/redis-connection.js';
+import { ReadyRunner } from '../idempotency/ready-runner.js';
 import type { Bucket } from './bucket.js';
 import { RateLimitStoreError, type Limiter, type Verdict } from './limiter.js';
 import { RATE_LIMIT_LUA, parseReply, type ScriptMode } from './redis-script.js';
@@ -24,6 +25,7 @@ export class RedisLimiter implements Limiter {
   readonly kind = 'redis';
   readonly #client: RedisClient;
   readonly #prefix: string;
+  readonly #runner: ReadyRunner;
   // A bucket's script arguments, built once per bucket (buckets live as long as their document).
   readonly #args = new WeakMap<Bucket, readonly [string, string]>();
 
@@ -32,6 +34,12 @@ export class RedisLimiter implements Limiter {
     this.#client = connectRedis(options, options.commandTimeoutMs ?? 1000);
     // Without a listener ioredis prints every connection error; failures surface as rejected checks.
     this.#client.on('error', () => {});
+    // Checks wait for the connection (at start, after a reconnect) within the deadline, never in
+    // ioredis' offline queue; a closed connection fails them at once (ready-runner.ts).
+    const timeoutMs = options.commandTimeoutMs ?? 1000;
+    this.#runner = new ReadyRunner(this.#client, timeoutMs);
+    this.#client.on('ready', () => this.#runner.ready());
+    this.#client.on('close', () => this.#runner.closed());
     this.#client.defineCommand('custodyRateLimit', { lua: RATE_LIMIT_LUA });
   }
 
@@ -48,6 +56,7 @@ export class RedisLimiter implements Limiter {
   }
 
   async close(): Promise<void> {
+    this.#runner.close();
     await this.#client.quit().catch(() => this.#client.disconnect());
   }
 
@@ -60,7 +69,8 @@ export class RedisLimiter implements Limiter {
     }
     let reply: unknown;
     try {
-      reply = await (this.#client as unknown as WithScript).custodyRateLimit(keys.length, ...keys, ...args);
+      const client = this.#client as unknown as WithScript;
+      reply = await this.#runner.run(() => client.custodyRateLimit(keys.length, ...keys, ...args));
     } catch (err) {
       throw new RateLimitStoreError(`rate limit store failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
