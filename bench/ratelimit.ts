@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { compileChildren, ensureDist } from './lib/build.js';
 import { writeCustodySetup, type CustodySetup } from './lib/custody-setup.js';
 import { runLoad, type LoadResult } from './lib/load.js';
+import { plainRequest } from './lib/plain-request.js';
 import { runBounded, type Child } from './lib/processes.js';
 import { alternateRounds, invalidRounds, invalidWarning, median } from './lib/report.js';
 import { readSettings, type Settings } from './lib/settings.js';
@@ -54,7 +55,7 @@ async function bench(settings: Settings, logDir: string, keyPrefix: string): Pro
   const { url: upstreamUrl } = await startUpstream(childDir, logDir, root);
   const proxies = Object.fromEntries(await Promise.all(CASES.map(async (c) => [c, await startProxy(c, logDir, upstreamUrl, settings, keyPrefix)] as const))) as Record<Case, Proxy>;
   for (const c of CASES) {
-    const res = await fetch(proxies[c].url + PATH, { headers: { authorization: proxies[c].setup.authorization } });
+    const res = await plainRequest(proxies[c].url + PATH, { headers: { authorization: proxies[c].setup.authorization } });
     if (res.status !== 200) throw new Error(`preflight ${c}: GET answered ${res.status}`);
     if (settings.warmupS > 0) await load(proxies[c], settings, settings.warmupS);
   }
