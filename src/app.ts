@@ -4,6 +4,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from './config/load.js';
 import { CredentialsRegistry } from './credentials/registry.js';
+import { diffDocuments, logChanges } from './credentials/audit.js';
 import { startCredentialSource, type CredentialSource } from './credentials/start-source.js';
 import { warnOutsideEnvironment } from './credentials/key-environment.js';
 import { accessLogFrom, createLoggers, type AccessLog, type Logger } from './telemetry/logger.js';
@@ -138,6 +139,10 @@ function wiring(config: ProxyConfig, options: AppOptions): Wiring {
     for (const [status, n] of Object.entries(s.countsByStatus)) metrics.credentials.set({ status }, n);
   });
   registry.onChange((s) => warnOutsideEnvironment(s, config.environment, logger));
+  // The first load is not a change (its "credentials loaded" line says what is in force); every later swap is audited.
+  registry.onChange((next, previous, source) => {
+    if (previous) logChanges(logger, source, diffDocuments(previous.document, next.document));
+  });
   return { config, logger, accessLog, metrics, registry };
 }
 

@@ -198,7 +198,7 @@ export class FileSource {
       this.logger.error({ source: this.file, problems: result.problems }, 'credentials document refused; keeping the last good one');
       return this.counted('rejected');
     }
-    const outcome = this.counted(this.registry.offer(result.snapshot));
+    const outcome = this.counted(this.registry.offer(result.snapshot, this.file));
     if (outcome === 'applied') {
       const { byKeyId, tenants } = result.snapshot;
       this.logger.info({ source: this.file, credentials: byKeyId.size, tenants: tenants.size }, 'credentials loaded');

@@ -4,23 +4,27 @@ import type { CredentialsSnapshot } from './snapshot.js';
 
 export type ReloadResult = 'applied' | 'unchanged' | 'rejected';
 
+/** Told of every swap: the new snapshot, the one it replaced (none at the first load), and its source. */
+export type ChangeListener = (next: CredentialsSnapshot, previous: CredentialsSnapshot | undefined, source: string) => void;
+
 export class CredentialsRegistry {
   private snapshot: CredentialsSnapshot | undefined;
-  private readonly listeners: Array<(s: CredentialsSnapshot) => void> = [];
+  private readonly listeners: ChangeListener[] = [];
 
   get current(): CredentialsSnapshot | undefined {
     return this.snapshot;
   }
 
-  /** Swaps in a new snapshot unless it is the same document. */
-  offer(next: CredentialsSnapshot): ReloadResult {
-    if (this.snapshot?.version === next.version) return 'unchanged';
+  /** Swaps in a new snapshot unless it is the same document; `source` names where it came from (file path, endpoint origin). */
+  offer(next: CredentialsSnapshot, source: string): ReloadResult {
+    const previous = this.snapshot;
+    if (previous?.version === next.version) return 'unchanged';
     this.snapshot = next;
-    for (const l of this.listeners) l(next);
+    for (const l of this.listeners) l(next, previous, source);
     return 'applied';
   }
 
-  onChange(listener: (s: CredentialsSnapshot) => void): void {
+  onChange(listener: ChangeListener): void {
     this.listeners.push(listener);
   }
 }

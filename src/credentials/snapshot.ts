@@ -42,6 +42,8 @@ export interface CredentialsSnapshot {
   readonly version: string;
   readonly loadedAt: number;
   readonly countsByStatus: Readonly<Record<CredentialStatus, number>>;
+  /** the validated document it was compiled from: the audit diffs documents, not compiled matchers */
+  readonly document: CredentialsDocument;
 }
 
 /** A document's identity: the same text is the same version, whatever source it came from. */
@@ -82,5 +84,5 @@ export function compileSnapshot(doc: CredentialsDocument, sourceText: string, no
       }),
     );
   }
-  return Object.freeze({ byKeyId, tenants, version: documentVersion(sourceText), loadedAt: now, countsByStatus: Object.freeze(countsByStatus) });
+  return Object.freeze({ byKeyId, tenants, version: documentVersion(sourceText), loadedAt: now, countsByStatus: Object.freeze(countsByStatus), document: doc });
 }

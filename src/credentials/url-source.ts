@@ -87,7 +87,7 @@ export class UrlSource {
     const type = res.headers.get('content-type') ?? '';
     const result = /\bjson\b/i.test(type) ? parseCredentialsJson(text) : parseCredentials(text);
     if (!result.ok) return this.fail('invalid document', result.problems);
-    const outcome = this.registry.offer(result.snapshot);
+    const outcome = this.registry.offer(result.snapshot, this.options.url.origin);
     this.etag = res.headers.get('etag') ?? undefined;
     countReload(this.metrics, outcome);
     if (outcome === 'applied') this.logger.info({ source: this.options.url.origin, credentials: result.snapshot.byKeyId.size }, 'credentials loaded');

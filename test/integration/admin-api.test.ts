@@ -277,7 +277,7 @@ t.test('the token check is constant-time: timingSafeEqual over equal-length dige
   });
   const registry = new CredentialsRegistry();
   const parsed = parseCredentials(DOC);
-  if (parsed.ok) registry.offer(parsed.snapshot);
+  if (parsed.ok) registry.offer(parsed.snapshot, 'test');
   const routes = mod.adminRoutes({ token: ADMIN_TOKEN, registry, reload: () => Promise.resolve({ result: 'unchanged', problems: [] }), ackLoss: () => Promise.resolve(false), logger: createLoggers('silent').logger });
   const server = http.createServer((req, res) => {
     if (!routes(req, res)) {

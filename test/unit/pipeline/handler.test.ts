@@ -39,7 +39,7 @@ const recorder = (): Recorder => ({ events: [], promises: [], access: [], errorL
 /** Serves createHandler(stages, terminal) on 127.0.0.1 port 0, recording into `rec`; returns its URL. */
 async function serve(t: Test, rec: Recorder, stages: Stage[], terminal: Terminal, snapshot: CredentialsSnapshot | null = SNAPSHOT): Promise<string> {
   const registry = new CredentialsRegistry();
-  if (snapshot) registry.offer(snapshot);
+  if (snapshot) registry.offer(snapshot, 'test');
   const { logger } = createLoggers('error', { write: (line: string) => void rec.errorLogs.push(line) });
   const seen = (ctx: RequestContext): RequestContext => (rec.contexts.add(ctx), ctx);
   const handler = createHandler({
