@@ -2,7 +2,7 @@
 // the process does not serve; the control endpoint is polled, and until its first document loads
 // the proxy is not ready (every request gets 503), never "allow all".
 import type { ProxyConfig } from '../config/load.js';
-import { readTokenFile } from '../config/token-file.js';
+import { TokenFile } from '../config/token-file.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { FileSource } from './file-source.js';
@@ -24,7 +24,9 @@ export async function startCredentialSource(
 ): Promise<CredentialSource> {
   const { url, file, pollInterval, tokenFile } = config.credentials;
   if (url) {
-    const source = new UrlSource({ url, pollIntervalMs: pollInterval, token: readTokenFile(tokenFile) }, registry, logger, metrics);
+    const onRereadFailed = (problem: string): void => logger.warn({ problem }, 'credentials.tokenFile re-read failed; keeping the last token');
+    const token = tokenFile === undefined ? undefined : new TokenFile(tokenFile, onRereadFailed);
+    const source = new UrlSource({ url, pollIntervalMs: pollInterval, token }, registry, logger, metrics);
     source.start();
     await source.load();
     return source;

@@ -13,7 +13,8 @@ const FETCH_TIMEOUT_MS = 5000;
 export interface UrlSourceOptions {
   readonly url: URL;
   readonly pollIntervalMs: number;
-  readonly token: string | undefined;
+  /** read on every fetch: a rotated tokenFile is used from the next poll on */
+  readonly token: { current(): string } | undefined;
 }
 
 export class UrlSource {
@@ -66,7 +67,7 @@ export class UrlSource {
 
   private async fetchOnce(): Promise<ReloadResult | 'error'> {
     const headers: Record<string, string> = { accept: 'application/json, application/yaml;q=0.9, */*;q=0.1' };
-    if (this.options.token) headers['authorization'] = `Bearer ${this.options.token}`;
+    if (this.options.token) headers['authorization'] = `Bearer ${this.options.token.current()}`;
     // Only send the ETag while its document is in force; otherwise ask for the full document.
     if (this.etag && this.registry.current) headers['if-none-match'] = this.etag;
     let res: Response;
