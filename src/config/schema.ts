@@ -90,6 +90,10 @@ export const configSchema = z.strictObject({
       url: httpUrl.optional(),
       pollInterval: positiveDuration.prefault('10s'),
       tokenFile: z.string().min(1).optional(),
+      // SPEC §8 rev 2: usable keys expiring within expiryWarning, and active keys created more than
+      // maxAge ago (the custody guide: rotate every 90 days), are logged and counted at load and hourly.
+      expiryWarning: positiveDuration.prefault('7d'),
+      maxAge: positiveDuration.prefault('90d'),
     })
     .prefault({}),
   idempotency: z

@@ -153,6 +153,8 @@ function main(): void {
         }
         t.equal(config.credentials.file, '/etc/custody-proxy/credentials/credentials.yaml');
         t.equal(config.drainDelay, 5_000, 'drainDelay 5s from values.yaml');
+        t.equal(config.credentials.expiryWarning, 7 * 86_400_000, 'credentials.expiryWarning 7d from values.yaml');
+        t.equal(config.credentials.maxAge, 90 * 86_400_000, 'credentials.maxAge 90d from values.yaml');
         if (withOverrides) {
           const adminMount = proxy.volumeMounts?.find((m) => m.name === 'admin-token')?.mountPath;
           t.equal(config.admin.tokenFile, `${adminMount ?? '(unmounted)'}/token`, 'admin token file lies in the mounted Secret');

@@ -8,6 +8,7 @@ import { buildConfig, type ProxyConfig } from '../../../src/config/load.js';
 const FILE = path.resolve('/etc/custody-proxy/custody-proxy.yaml');
 const DIR = path.dirname(FILE);
 const MiB = 1024 * 1024;
+const DAY = 24 * 60 * 60 * 1000;
 
 const build = (raw: unknown): ProxyConfig => buildConfig(raw, FILE, {});
 
@@ -28,6 +29,8 @@ t.test('an empty document yields every §3 default', async (t) => {
     t.same(c.trustedProxies, [], `${label}: trustedProxies`);
     t.equal(c.credentials.file, path.join(DIR, 'credentials.yaml'), `${label}: credentials.file next to the config`);
     t.equal(c.credentials.url, undefined, `${label}: credentials.url absent`);
+    t.equal(c.credentials.expiryWarning, 7 * DAY, `${label}: credentials.expiryWarning 7d`);
+    t.equal(c.credentials.maxAge, 90 * DAY, `${label}: credentials.maxAge 90d`);
     t.equal(c.idempotency.store, 'memory', `${label}: idempotency.store`);
     t.same(c.idempotency.redis, { url: 'redis://127.0.0.1:6379', keyPrefix: 'custody-proxy:', waitReplicas: 0 }, `${label}: idempotency.redis`);
     t.equal(c.idempotency.ttl, 24 * 60 * 60 * 1000, `${label}: idempotency.ttl 24h`);
@@ -75,6 +78,8 @@ t.test('durations: 500ms, 30s, 5m, 24h, 7d', async (t) => {
   t.equal(build({ idempotency: { ttl: '7d' } }).idempotency.ttl, 7 * 86_400_000, 'days, as SPEC §3 lists 7d');
   t.equal(build({ shutdownTimeout: '90s' }).shutdownTimeout, 90_000);
   t.equal(build({ drainDelay: '1500ms' }).drainDelay, 1500);
+  t.equal(build({ credentials: { maxAge: '30d' } }).credentials.maxAge, 30 * DAY);
+  t.equal(build({ credentials: { expiryWarning: '36h' } }).credentials.expiryWarning, 36 * 60 * 60 * 1000);
   t.equal(build({ drainDelay: '0s' }).drainDelay, 0, 'drainDelay 0s: stop accepting at once');
   t.equal(build({ credentials: { url: 'https://cp.internal/creds', pollInterval: '500ms' } }).credentials.pollInterval, 500);
 });

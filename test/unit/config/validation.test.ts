@@ -65,11 +65,14 @@ t.test('bad durations name the path and the value', async (t) => {
     [{ shutdownTimeout: '1.5s' }, 'shutdownTimeout', '1.5s'],
     [{ drainDelay: '5' }, 'drainDelay', '5'],
     [{ drainDelay: '-1s' }, 'drainDelay', '-1s'],
+    [{ credentials: { expiryWarning: '7 days' } }, 'credentials.expiryWarning', '7 days'],
+    [{ credentials: { maxAge: '90' } }, 'credentials.maxAge', '90'],
   ] as const) {
     const line = problemAt(t, problemsOf(t, raw), at);
     t.match(line, `"${value}"`, `${at} quotes the bad value ${value}`);
   }
   problemAt(t, problemsOf(t, { upstream: { timeout: '0s' } }), 'upstream.timeout');
+  problemAt(t, problemsOf(t, { credentials: { maxAge: '0d' } }), 'credentials.maxAge');
   problemAt(t, problemsOf(t, { upstream: { timeout: 30 } }), 'upstream.timeout');
   problemAt(t, problemsOf(t, { drainDelay: 5 }), 'drainDelay');
 });
