@@ -67,6 +67,8 @@ const credential = z.strictObject({
   graceUntil: timestamp.optional(),
   expiresAt: timestamp.optional(),
   label: z.string().optional(),
+  // (rev 2) written by `keys create`/`rotate`; maxAge (rotation due) is judged from it (SPEC §8)
+  createdAt: timestamp.optional(),
   // (rev 2) narrows the tenant's list for this key: both must admit the client IP (SPEC §6)
   ipAllowList: z.array(cidr).nullable().optional(),
   permissions: z.array(rule).optional(),

@@ -6,6 +6,7 @@ import { IpMatcher } from '../net/ip-match.js';
 import { compileRule, type CompiledRule } from './permissions.js';
 import { digestOf } from './secret-hash.js';
 import type { CredentialsDocument, CredentialStatus } from './document-schema.js';
+import { newLastUse, type LastUse } from './last-use.js';
 import { credentialBuckets, keyBucket, tenantBucket, type Bucket } from '../ratelimit/bucket.js';
 
 export interface Tenant {
@@ -27,6 +28,10 @@ export interface Credential {
   readonly graceUntil: number | undefined;
   readonly expiresAt: number | undefined;
   readonly label: string | undefined;
+  /** when the key was made (rev 2; optional): rotation is due maxAge after it */
+  readonly createdAt: number | undefined;
+  /** this replica's record of use, mutable inside a frozen credential (see last-use.ts) */
+  readonly lastUse: LastUse;
   /** the key's own list, checked besides its tenant's; undefined = no further narrowing (null or empty list) */
   readonly allowList: IpMatcher | undefined;
   /** undefined = every method and path */
@@ -78,6 +83,8 @@ export function compileSnapshot(doc: CredentialsDocument, sourceText: string, no
         graceUntil: c.graceUntil,
         expiresAt: c.expiresAt,
         label: c.label,
+        createdAt: c.createdAt,
+        lastUse: newLastUse(),
         allowList: matcherOf(c.ipAllowList),
         permissions: c.permissions ? Object.freeze(c.permissions.map(compileRule)) : undefined,
         rateLimits: credentialBuckets(tenant.rateLimit, c.rateLimit ? keyBucket(tenant.id, c.keyId, c.rateLimit) : undefined),
