@@ -7,6 +7,7 @@ import { CredentialsRegistry } from './credentials/registry.js';
 import { diffDocuments, logChanges } from './credentials/audit.js';
 import { startCredentialSource, type CredentialSource } from './credentials/start-source.js';
 import { warnOutsideEnvironment } from './credentials/key-environment.js';
+import { LifecycleMonitor } from './credentials/lifecycle-monitor.js';
 import { accessLogFrom, createLoggers, type AccessLog, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { IpMatcher } from './net/ip-match.js';
@@ -76,6 +77,7 @@ interface Wiring {
   readonly accessLog: AccessLog;
   readonly metrics: Metrics;
   readonly registry: CredentialsRegistry;
+  readonly lifecycle: LifecycleMonitor;
 }
 
 /** The checks in order (the order lives here, and only here), then the terminal. */
@@ -143,7 +145,8 @@ function wiring(config: ProxyConfig, options: AppOptions): Wiring {
   registry.onChange((next, previous, source) => {
     if (previous) logChanges(logger, source, diffDocuments(previous.document, next.document));
   });
-  return { config, logger, accessLog, metrics, registry };
+  const lifecycle = new LifecycleMonitor(registry, config.credentials, logger, metrics);
+  return { config, logger, accessLog, metrics, registry, lifecycle };
 }
 
 export async function startApp(config: ProxyConfig, options: AppOptions = {}): Promise<App> {
@@ -172,6 +175,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
     await store.close();
     await limiters.close();
     source.close();
+    w.lifecycle.close();
     await new Promise<void>((resolve) => adminServer.close(() => resolve()));
     adminServer.closeAllConnections();
   };

@@ -2,8 +2,8 @@
 // The config; the credentials document it names (a control endpoint is not fetched); the token files
 // serve reads (admin.tokenFile, and credentials.tokenFile with a control endpoint), readable and
 // non-empty. Each problem keeps SPEC's `path: message` and names its file and, for YAML, line:column.
-// Warnings (things serve accepts but an operator should know) are a separate list and never make the
-// check fail.
+// Warnings (things serve accepts but an operator should know: a stray token file, keys expiring or due
+// for rotation) are a separate list and never make the check fail.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildConfig, type ProxyConfig } from './config/load.js';
@@ -11,6 +11,8 @@ import { ProblemsError, readProblem } from './config/problems.js';
 import { readTokenFile } from './config/token-file.js';
 import { parseWithPositions, positionOf, yamlErrorMessage, type Position, type YamlText } from './config/yaml-positions.js';
 import { parseCredentials } from './credentials/document-load.js';
+import { judgedKeys, lifecycleWarnings } from './credentials/lifecycle-warnings.js';
+import type { CredentialsSnapshot } from './credentials/snapshot.js';
 
 /** One problem or warning: `path: message`, the file it is about, and where in that file. */
 export interface Finding {
@@ -83,15 +85,28 @@ function tokenFindings(config: ProxyConfig, source: YamlText): { problems: Findi
   return { problems, warnings };
 }
 
-function checkCredentials(config: ProxyConfig, configSource: YamlText): { problems: Finding[]; summary: string } {
+/** SPEC §8 rev 2: the keys serve would warn about at load, as `credentials[i].field: message`. */
+function lifecycleFindings(snapshot: CredentialsSnapshot, config: ProxyConfig, file: string, source: YamlText): Finding[] {
+  const { expiryWarning, maxAge } = config.credentials;
+  const texts = lifecycleWarnings(judgedKeys(snapshot.byKeyId.values()), { expiryWarning, maxAge }, Date.now()).map((w) => {
+    const date = new Date(w.at).toISOString();
+    return w.kind === 'expiring'
+      ? `credentials[${w.index}].expiresAt: key ${w.keyId} (tenant ${w.tenant}) expires ${date}, within credentials.expiryWarning`
+      : `credentials[${w.index}].createdAt: key ${w.keyId} (tenant ${w.tenant}) was created ${date}, more than credentials.maxAge ago: due for rotation`;
+  });
+  return located(texts, file, source);
+}
+
+function checkCredentials(config: ProxyConfig, configSource: YamlText): { problems: Finding[]; warnings: Finding[]; summary: string } {
   const file = config.credentials.file;
-  if (!file) return { problems: [], summary: `credentials from ${config.credentials.url?.origin ?? 'control endpoint'}, not fetched` };
+  if (!file) return { problems: [], warnings: [], summary: `credentials from ${config.credentials.url?.origin ?? 'control endpoint'}, not fetched` };
   const read = readYaml(file, { key: 'credentials.file', in: config.configFile, source: configSource });
-  if (!read.ok) return { problems: read.problems, summary: '' };
+  if (!read.ok) return { problems: read.problems, warnings: [], summary: '' };
   const result = parseCredentials(read.text);
-  if (!result.ok) return { problems: located(result.problems, file, read.source), summary: '' };
+  if (!result.ok) return { problems: located(result.problems, file, read.source), warnings: [], summary: '' };
   const { tenants, byKeyId } = result.snapshot;
-  return { problems: [], summary: `${tenants.size} tenants, ${byKeyId.size} credentials` };
+  const warnings = lifecycleFindings(result.snapshot, config, file, read.source);
+  return { problems: [], warnings, summary: `${tenants.size} tenants, ${byKeyId.size} credentials` };
 }
 
 /** Checks the config at `configFile` and everything it names. */
@@ -101,5 +116,6 @@ export function runCheck(configFile: string, env: NodeJS.ProcessEnv = process.en
   if (!config || !source) return { problems, warnings: [], summary: '' };
   const tokens = tokenFindings(config, source);
   const credentials = checkCredentials(config, source);
-  return { problems: [...tokens.problems, ...credentials.problems], warnings: tokens.warnings, summary: credentials.summary };
+  const warnings = [...tokens.warnings, ...credentials.warnings];
+  return { problems: [...tokens.problems, ...credentials.problems], warnings, summary: credentials.summary };
 }

@@ -1,5 +1,5 @@
-// /admin/* on the admin listener (SPEC §11): `GET /admin/credentials` (tenants, key ids, statuses,
-// graceUntil; never hashes) → 200, `POST /admin/idempotency/ack-loss` → 200 {acknowledged} or 503
+// /admin/* on the admin listener (SPEC §11): `GET /admin/credentials` (tenants, key ids, effective
+// statuses, dates, this replica's lastUsedAt; never hashes) → 200, `POST /admin/idempotency/ack-loss` → 200 {acknowledged} or 503
 // IDEMPOTENCY_STORE_UNAVAILABLE, and `POST /admin/reload` → 200 {result: applied|unchanged}, 422
 // RELOAD_REFUSED or 502 RELOAD_FAILED with the problems, behind `Authorization: Bearer <admin token>`
 // compared in constant time. A missing or wrong token, or more than one Authorization line → 401
@@ -11,6 +11,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import type { CredentialsRegistry } from '../credentials/registry.js';
+import { effectiveStatus } from '../credentials/effective-status.js';
+import { lastUsedAt } from '../credentials/last-use.js';
 import type { AdminErrorCode } from '../errors.js';
 import { authorizationLineCount, bearerTokenStart } from '../net/authorization.js';
 import { newRequestId } from '../pipeline/context.js';
@@ -54,8 +56,11 @@ function authorized(req: http.IncomingMessage, expected: Buffer): boolean {
   return timingSafeEqual(digest(token), expected) && token !== '' && authorizationLineCount(req.rawHeaders) === 1;
 }
 
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+
 function credentialsView(registry: CredentialsRegistry): unknown {
   const s = registry.current;
+  const now = Date.now();
   if (!s) return { loaded: false, tenants: [], credentials: [] };
   return {
     loaded: true,
@@ -65,9 +70,14 @@ function credentialsView(registry: CredentialsRegistry): unknown {
     credentials: [...s.byKeyId.values()].map((c) => ({
       keyId: c.keyId,
       tenant: c.tenant.id,
-      status: c.status,
-      graceUntil: c.graceUntil === undefined ? null : new Date(c.graceUntil).toISOString(),
-      expiresAt: c.expiresAt === undefined ? null : new Date(c.expiresAt).toISOString(),
+      // SPEC §8 rev 2: the status as it stands now (a rotated key past grace, any key past expiresAt:
+      // expired); documentStatus is the one written in the document.
+      status: effectiveStatus(c, now),
+      documentStatus: c.status,
+      createdAt: iso(c.createdAt),
+      graceUntil: iso(c.graceUntil),
+      expiresAt: iso(c.expiresAt),
+      lastUsedAt: lastUsedAt(c.lastUse),
       label: c.label ?? null,
     })),
   };

@@ -34,6 +34,8 @@ const CREDENTIAL_FIELDS: Readonly<Record<Exclude<keyof CredentialEntry, 'keyId'>
   secretHash: 'rotated',
   graceUntil: 'rotated',
   expiresAt: 'expiry',
+  // createdAt decides when a key is due for rotation (credentials.maxAge): an expiry matter.
+  createdAt: 'expiry',
   ipAllowList: 'allowlist',
   permissions: 'permissions',
   rateLimit: 'permissions',

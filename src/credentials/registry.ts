@@ -1,6 +1,7 @@
 // Holds the credentials snapshot in force. Sources (file, control endpoint) offer new documents;
 // a bad one never replaces the last good one. Readers take `current` once per request.
 import type { CredentialsSnapshot } from './snapshot.js';
+import { carryLastUse } from './last-use.js';
 
 export type ReloadResult = 'applied' | 'unchanged' | 'rejected';
 
@@ -19,6 +20,9 @@ export class CredentialsRegistry {
   offer(next: CredentialsSnapshot, source: string): ReloadResult {
     const previous = this.snapshot;
     if (previous?.version === next.version) return 'unchanged';
+    // A request that authenticated against the old snapshot in the instant of the swap may stamp the
+    // old record after this copy: that one stamp is lost, the next request sets it again.
+    carryLastUse(previous, next);
     this.snapshot = next;
     for (const l of this.listeners) l(next, previous, source);
     return 'applied';

@@ -3,7 +3,7 @@
 // only key ids of that environment. Raises 401 UNAUTHORIZED; every rejection is the same response, the
 // reason only reaches logs and metrics.
 // Reads: ctx.authorizationLines, req.headers.authorization, ctx.snapshot.
-// Writes: ctx.knownKeyId (once the key id exists), ctx.credential (when accepted).
+// Writes: ctx.knownKeyId (once the key id exists), ctx.credential and credential.lastUse (when accepted).
 import { ProxyError } from '../errors.js';
 import { secretMatches } from '../credentials/secret-hash.js';
 import type { Credential } from '../credentials/snapshot.js';
@@ -91,7 +91,9 @@ function verify(ctx: RequestContext, prefix: string | undefined): void {
   if (!credential) reject('unknown_key');
   ctx.knownKeyId = keyId;
   if (!matches) reject('bad_secret');
-  const failure = lifecycleFailure(credential, Date.now());
+  const now = Date.now();
+  const failure = lifecycleFailure(credential, now);
   if (failure) reject(failure);
   ctx.credential = credential;
+  credential.lastUse.at = now; // one number store: /admin/credentials reads it (lastUsedAt)
 }

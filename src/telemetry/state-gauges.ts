@@ -58,5 +58,16 @@ export function credentialGauges(registry: Registry) {
       registers: [registry],
     }),
     credentials: new Gauge({ name: 'custody_proxy_credentials', help: 'Credentials in the document in force, by status', labelNames: ['status'] as const, registers: [registry] }),
+    // SPEC §8 rev 2: set at each load and hourly by credentials/lifecycle-monitor.ts
+    expiring: new Gauge({
+      name: 'custody_proxy_credentials_expiring',
+      help: 'Usable credentials (active, or rotated within grace) whose expiresAt is within credentials.expiryWarning',
+      registers: [registry],
+    }),
+    rotationDue: new Gauge({
+      name: 'custody_proxy_credentials_rotation_due',
+      help: 'Active credentials whose createdAt is more than credentials.maxAge ago (keys without createdAt are not counted)',
+      registers: [registry],
+    }),
   };
 }

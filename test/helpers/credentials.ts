@@ -18,6 +18,7 @@ export interface KeySpec {
   status?: 'provisioned' | 'active' | 'rotated' | 'revoked';
   graceUntil?: string;
   expiresAt?: string;
+  createdAt?: string;
   label?: string;
   ipAllowList?: string[] | null;
   permissions?: Array<{ methods: string[]; paths: string[] }>;
