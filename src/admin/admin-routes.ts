@@ -70,10 +70,10 @@ function credentialsView(registry: CredentialsRegistry): unknown {
     credentials: [...s.byKeyId.values()].map((c) => ({
       keyId: c.keyId,
       tenant: c.tenant.id,
-      // SPEC §8 rev 2: the status as it stands now (a rotated key past grace, any key past expiresAt:
-      // expired); documentStatus is the one written in the document.
-      status: effectiveStatus(c, now),
-      documentStatus: c.status,
+      // status as written (SPEC §11); effectiveStatus as it stands now (SPEC §8 rev 2: a rotated key
+      // past grace, any key past expiresAt, reads expired), named as `keys list` names it (§2).
+      status: c.status,
+      effectiveStatus: effectiveStatus(c, now),
       createdAt: iso(c.createdAt),
       graceUntil: iso(c.graceUntil),
       expiresAt: iso(c.expiresAt),

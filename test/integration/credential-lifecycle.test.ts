@@ -29,7 +29,7 @@ const PAST_GRACE: KeySpec = { keyId: 'ck_test_lc_past', tenant: 'tnt_lc', secret
 interface KeyView {
   keyId: string;
   status: string;
-  documentStatus: string;
+  effectiveStatus: string;
   createdAt: string | null;
   expiresAt: string | null;
   lastUsedAt: string | null;
@@ -66,9 +66,9 @@ t.test('warnings and gauges at load, effective status and lastUsedAt on /admin/c
   t.equal(sampleValue(metrics, 'custody_proxy_credentials_rotation_due'), 1);
 
   const before = await keys(p);
-  t.match(before.get(OLD.keyId), { status: 'active', documentStatus: 'active', createdAt: OLD.createdAt, expiresAt: null, lastUsedAt: null });
-  t.match(before.get(GONE.keyId), { status: 'expired', documentStatus: 'active', expiresAt: GONE.expiresAt });
-  t.match(before.get(PAST_GRACE.keyId), { status: 'expired', documentStatus: 'rotated' });
+  t.match(before.get(OLD.keyId), { status: 'active', effectiveStatus: 'active', createdAt: OLD.createdAt, expiresAt: null, lastUsedAt: null });
+  t.match(before.get(GONE.keyId), { status: 'active', effectiveStatus: 'expired', expiresAt: GONE.expiresAt });
+  t.match(before.get(PAST_GRACE.keyId), { status: 'rotated', effectiveStatus: 'expired' });
   t.match(before.get(YOUNG.keyId), { status: 'active', createdAt: YOUNG.createdAt, lastUsedAt: null });
 
   const sent = Date.now();

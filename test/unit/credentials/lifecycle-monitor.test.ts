@@ -23,7 +23,7 @@ t.test('a key entering expiryWarning is reported by the next tick, not only at l
   const expiresAt = new Date(Date.now() + 1300).toISOString();
   const doc = parseCredentials(`tenants: [{ id: tnt_m }]\ncredentials:\n  - { keyId: ck_m, tenant: tnt_m, status: active, secretHash: "${hashOf('s')}", expiresAt: "${expiresAt}" }\n`);
   if (!doc.ok) throw new Error(doc.problems.join('; '));
-  registry.offer(doc.snapshot);
+  registry.offer(doc.snapshot, 'test');
   const value = async (): Promise<number | undefined> => (await gauges.expiring.get()).values[0]?.value;
   t.equal(await value(), 0, 'at load: 1.3 s left, beyond the 1 s warning');
   await waitFor(async () => (await value()) === 1, 2000, 'the timer to report the key');
