@@ -13,7 +13,7 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[
 
 // A timestamp as written in YAML (string) or already a Date; kept as epoch milliseconds.
 // Date.parse rolls 2026-02-30 over to March; a written day that does not exist is an error instead.
-function parseIsoTime(text: string): number {
+export function parseIsoTime(text: string): number {
   if (!ISO_TIME.test(text)) return Number.NaN;
   const [y, m, d] = text.slice(0, 10).split('-').map(Number);
   const check = new Date(Date.UTC(y ?? 0, (m ?? 1) - 1, d ?? 1));
@@ -34,7 +34,8 @@ const cidr = z.string().refine((s) => parseCidr(s) !== undefined, {
   error: (iss) => `invalid IP address or CIDR ${showValue(iss.input)}`,
 });
 
-const rule = z.strictObject({
+/** One permission rule (SPEC §4); `keys create --permission` validates with it too. */
+export const permissionRuleSchema = z.strictObject({
   methods: z.array(z.string().regex(/^(?:[A-Z]+|\*)$/, { message: 'must be an upper-case HTTP method or *' })).min(1),
   paths: z
     .array(
@@ -71,7 +72,7 @@ const credential = z.strictObject({
   createdAt: timestamp.optional(),
   // (rev 2) narrows the tenant's list for this key: both must admit the client IP (SPEC §6)
   ipAllowList: z.array(cidr).nullable().optional(),
-  permissions: z.array(rule).optional(),
+  permissions: z.array(permissionRuleSchema).optional(),
   rateLimit: rateLimitSchema.nullable().optional(),
 });
 

@@ -1,10 +1,11 @@
 // `custody-proxy keys …` (SPEC §2): create, rotate, activate, revoke, list. A new token is printed
 // once on stdout and nothing else is; it is never written anywhere. Any error is one line on stderr
 // and a non-zero exit, with the file untouched.
-import { isMap, isSeq, type Document, type YAMLMap } from 'yaml';
+import { isMap, isNode, isSeq, visit, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import { parseDuration } from '../config/units.js';
 import { parseCredentials } from '../credentials/document-load.js';
 import { EditError, credentialNodes, editCredentialsFile, readDocumentText } from './document-edit.js';
+import { isoSeconds, parseExpires, parsePermission, type PermissionRule } from './key-options.js';
 import { envOf, generateKeyPair, type KeyEnv } from './key-gen.js';
 import { formatSecretHash } from '../credentials/secret-hash.js';
 import { EXIT_OK, UsageError, parseCommand, reportError, required, unknownSubcommand } from '../command-line.js';
@@ -21,16 +22,58 @@ function tenantExists(doc: Document, tenant: string): boolean {
   return isSeq(seq) && seq.items.some((n) => isMap(n) && n.get('id') === tenant);
 }
 
-function addCredential(doc: Document, tenant: string, env: KeyEnv, status: string, label: string | undefined): string {
+interface NewKey {
+  readonly tenant: string;
+  readonly env: KeyEnv;
+  readonly status: string;
+  readonly label?: string | undefined;
+  readonly expiresAt?: number | undefined;
+  readonly permissions?: readonly PermissionRule[] | undefined;
+}
+
+// What narrows a key carries over to its replacement on rotate: a rotation must never widen access.
+const INHERITED = ['ipAllowList', 'rateLimit', 'permissions'] as const;
+
+/** Appends a fresh key's record (fields in SPEC §4's order) and returns its token. */
+function addCredential(doc: Document, key: NewKey, narrowedLike?: YAMLMap): string {
   const existing = new Set(credentialNodes(doc).map((n) => String(n.get('keyId'))));
-  let pair = generateKeyPair(env);
-  while (existing.has(pair.keyId)) pair = generateKeyPair(env);
-  const record: Record<string, string> = { keyId: pair.keyId, tenant, status, secretHash: formatSecretHash(pair.secret) };
-  if (label !== undefined) record['label'] = label;
+  let pair = generateKeyPair(key.env);
+  while (existing.has(pair.keyId)) pair = generateKeyPair(key.env);
+  const record: Record<string, string> = { keyId: pair.keyId, tenant: key.tenant, status: key.status, secretHash: formatSecretHash(pair.secret) };
+  if (key.expiresAt !== undefined) record['expiresAt'] = isoSeconds(key.expiresAt);
+  if (key.label !== undefined) record['label'] = key.label;
+  record['createdAt'] = isoSeconds(Date.now());
+  const node: YAMLMap = doc.createNode(record);
+  for (const field of INHERITED) {
+    const value: unknown = narrowedLike?.get(field, true);
+    if (isNode(value)) node.set(field, withoutComments(value.clone() as Node));
+  }
+  if (key.permissions) node.set('permissions', permissionsNode(doc, key.permissions));
   const seq = doc.get('credentials');
-  if (isSeq(seq)) seq.add(doc.createNode(record));
-  else doc.set('credentials', doc.createNode([record]));
+  if (isSeq(seq)) seq.add(node);
+  else doc.set('credentials', doc.createNode([node]));
   return pair.token;
+}
+
+/** A copied node without the comments written beside the original (they are about that key). */
+function withoutComments(copy: Node): Node {
+  visit(copy, (_key, n) => {
+    if (isNode(n)) {
+      n.comment = null;
+      n.commentBefore = null;
+      n.spaceBefore = false;
+    }
+  });
+  return copy;
+}
+
+/** `- methods: [GET, HEAD]` / `paths: [...]`: flow lists, as SPEC §4 writes them. */
+function permissionsNode(doc: Document, rules: readonly PermissionRule[]): YAMLSeq {
+  const seq: YAMLSeq = doc.createNode(rules.map((r) => ({ methods: r.methods, paths: r.paths })));
+  for (const item of seq.items) {
+    if (isMap(item)) for (const pair of item.items) if (isSeq(pair.value)) pair.value.flow = true;
+  }
+  return seq;
 }
 
 /** The token to print, or undefined when --help was printed instead. */
@@ -44,9 +87,11 @@ function create(args: string[]): string | undefined {
   if (env !== 'live' && env !== 'test') throw new UsageError(`--env must be live or test, not ${JSON.stringify(env)}`);
   const status = values.status ?? 'active';
   if (status !== 'active' && status !== 'provisioned') throw new UsageError(`--status must be provisioned or active, not ${JSON.stringify(status)}`);
+  const expiresAt = values.expires === undefined ? undefined : parseExpires(values.expires, Date.now());
+  const permissions = values.permission?.map(parsePermission);
   return editCredentialsFile(file, (doc) => {
     if (!tenantExists(doc, tenant)) throw new EditError(`unknown tenant ${JSON.stringify(tenant)}`);
-    return addCredential(doc, tenant, env, status, values.label);
+    return addCredential(doc, { tenant, env, status, label: values.label, expiresAt, permissions });
   });
 }
 
@@ -63,9 +108,10 @@ function rotate(args: string[]): string | undefined {
     const status = String(old.get('status'));
     if (status !== 'active') throw new EditError(`only an active key can be rotated; ${keyId} is ${status}`);
     const label = old.get('label');
-    const token = addCredential(doc, String(old.get('tenant')), envOf(keyId), 'active', label === undefined ? undefined : String(label));
+    const key = { tenant: String(old.get('tenant')), env: envOf(keyId), status: 'active', label: label === undefined ? undefined : String(label) };
+    const token = addCredential(doc, key, old);
     old.set('status', 'rotated');
-    old.set('graceUntil', new Date(Date.now() + graceMs).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+    old.set('graceUntil', isoSeconds(Date.now() + graceMs));
     return token;
   });
 }

@@ -17,9 +17,11 @@ Run custody-proxy keys <command> --help for its options.`;
 export const CREATE = {
   name: 'keys create',
   usage: `usage: custody-proxy keys create --file CREDS --tenant ID [--env live|test] [--status provisioned|active] [--label TEXT]
+                           [--expires DURATION|DATE] [--permission 'METHODS PATHS']...
 
-Generates a key pair for tenant ID, writes its hashed record into CREDS and prints the bearer token
-ck_<env>_<id>:sk_<env>_<secret> once on stdout (nothing else). An unknown tenant is an error.
+Generates a key pair for tenant ID, writes its hashed record (with createdAt) into CREDS and prints
+the bearer token ck_<env>_<id>:sk_<env>_<secret> once on stdout (nothing else). An unknown tenant is
+an error.
 
 options:
 ${FILE}
@@ -27,16 +29,28 @@ ${FILE}
   --env live|test       the key's environment (default live)
   --status S            provisioned or active (default active)
   --label TEXT          a label shown in listings
+  --expires WHEN        expiresAt: a duration from now (90d, 12h) or a date (2027-06-01, 2027-06-01T12:00:00Z)
+  --permission RULE     allow only these methods and paths, e.g. 'GET,HEAD /v1/vaults /v1/vaults/**'
+                        (* = one segment, ** = any rest); repeatable; none = every method and path
 ${HELP}`,
-  options: { file: { type: 'string' }, tenant: { type: 'string' }, env: { type: 'string' }, status: { type: 'string' }, label: { type: 'string' } },
+  options: {
+    file: { type: 'string' },
+    tenant: { type: 'string' },
+    env: { type: 'string' },
+    status: { type: 'string' },
+    label: { type: 'string' },
+    expires: { type: 'string' },
+    permission: { type: 'string', multiple: true },
+  },
 } as const;
 
 export const ROTATE = {
   name: 'keys rotate',
   usage: `usage: custody-proxy keys rotate KEYID --file CREDS [--grace DURATION]
 
-Issues a new active key for KEYID's tenant (its token printed once on stdout, as keys create does);
-KEYID becomes rotated and is still accepted until now + DURATION.
+Issues a new active key for KEYID's tenant (its token printed once on stdout, as keys create does),
+with KEYID's label, permissions, ipAllowList and rateLimit (a rotation never widens access) and a
+fresh createdAt; KEYID becomes rotated and is still accepted until now + DURATION.
 
 options:
 ${FILE}
