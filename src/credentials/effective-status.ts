@@ -1,6 +1,7 @@
 // A key's status as it stands now (SPEC §8 rev 2), for /admin/credentials, `keys list` and the expiry
 // warnings: the written status, except that a rotated key past its grace, and any key past its
-// expiresAt, reads `expired`. Mirrors what authentication accepts (stages/authenticate.ts).
+// expiresAt, reads `expired`; a revoked key stays `revoked`, whatever its dates. Mirrors what
+// authentication accepts (stages/authenticate.ts).
 import type { CredentialStatus } from './document-schema.js';
 
 export type EffectiveStatus = CredentialStatus | 'expired';
@@ -13,6 +14,7 @@ export interface LifecycleFields {
 }
 
 export function effectiveStatus(c: LifecycleFields, now: number): EffectiveStatus {
+  if (c.status === 'revoked') return 'revoked';
   if (c.expiresAt !== undefined && now >= c.expiresAt) return 'expired';
   if (c.status === 'rotated' && (c.graceUntil === undefined || now >= c.graceUntil)) return 'expired';
   return c.status;

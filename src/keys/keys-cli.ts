@@ -3,8 +3,8 @@
 // and a non-zero exit, with the file untouched.
 import { isMap, isNode, isSeq, visit, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import { parseDuration } from '../config/units.js';
-import { parseCredentials } from '../credentials/document-load.js';
-import { EditError, credentialNodes, editCredentialsFile, readDocumentText } from './document-edit.js';
+import { EditError, credentialNodes, editCredentialsFile } from './document-edit.js';
+import { formatTable, keyRows } from './keys-list.js';
 import { isoSeconds, parseExpires, parsePermission, type PermissionRule } from './key-options.js';
 import { envOf, generateKeyPair, type KeyEnv } from './key-gen.js';
 import { formatSecretHash } from '../credentials/secret-hash.js';
@@ -132,15 +132,9 @@ function setStatus(args: string[], status: 'active' | 'revoked'): void {
 function list(args: string[]): string | undefined {
   const parsed = parseCommand(args, LIST);
   if (!parsed) return undefined;
-  const file = required(parsed.values.file, '--file CREDS', LIST);
-  const result = parseCredentials(readDocumentText(file));
-  if (!result.ok) throw new EditError(`${file} is not a valid credentials document: ${result.problems[0] ?? ''}`);
-  const rows = [['KEY ID', 'TENANT', 'STATUS', 'GRACE UNTIL', 'LABEL']];
-  for (const c of result.snapshot.byKeyId.values()) {
-    rows.push([c.keyId, c.tenant.id, c.status, c.graceUntil === undefined ? '-' : new Date(c.graceUntil).toISOString(), c.label ?? '']);
-  }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  const { values } = parsed;
+  const rows = keyRows(required(values.file, '--file CREDS', LIST), values.tenant, Date.now());
+  return values.json === true ? JSON.stringify(rows, null, 2) : formatTable(rows);
 }
 
 const print = (text: string | undefined): void => {

@@ -79,12 +79,16 @@ export const REVOKE = statusChange('revoke', 'Revokes KEYID: a running proxy ref
 
 export const LIST = {
   name: 'keys list',
-  usage: `usage: custody-proxy keys list --file CREDS
+  usage: `usage: custody-proxy keys list --file CREDS [--tenant ID] [--json]
 
-Prints a table of key id, tenant, status, grace-until and label. Never a hash or a secret.
+Prints a table of key id, tenant, status, effective status (a rotated key past its grace, or any key
+past expiresAt, reads expired), createdAt, graceUntil, expiresAt and label. Never a hash or a secret.
 
 options:
 ${FILE}
+  --tenant ID           only this tenant's keys (an unknown tenant is an error)
+  --json                a JSON array of {keyId, tenant, status, effectiveStatus, createdAt, graceUntil,
+                        expiresAt, label} instead (null where the record has no such field)
 ${HELP}`,
-  options: { file: { type: 'string' } },
+  options: { file: { type: 'string' }, tenant: { type: 'string' }, json: { type: 'boolean' } },
 } as const;
