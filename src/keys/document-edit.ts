@@ -48,9 +48,10 @@ export function credentialNodes(doc: Document): YAMLMap[] {
 
 /**
  * Reads CREDS, lets `edit` change the Document, validates the result and writes it atomically.
- * Returns whatever `edit` returns.
+ * Returns whatever `edit` returns; when `changed` says that result changed nothing, the file is not
+ * rewritten (a running proxy then sees no change to reload).
  */
-export function editCredentialsFile<T>(file: string, edit: (doc: Document) => T): T {
+export function editCredentialsFile<T>(file: string, edit: (doc: Document) => T, changed: (result: T) => boolean = () => true): T {
   const lock = `${file}.lock`;
   acquireLock(lock);
   try {
@@ -64,6 +65,7 @@ export function editCredentialsFile<T>(file: string, edit: (doc: Document) => T)
     if (!before.ok) throw new EditError(`${file} is not a valid credentials document: ${before.problems[0] ?? ''}`);
     const doc = parseDocument(text);
     const result = edit(doc);
+    if (!changed(result)) return result;
     // Keep the operator's layout: flow sequences as `[a, b]` (SPEC §4's style, not `[ a, b ]`) and
     // long lines as written (the default 80-column width re-folds every long label in the file).
     const out = doc.toString({ flowCollectionPadding: false, lineWidth: 0 });

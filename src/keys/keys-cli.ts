@@ -1,4 +1,4 @@
-// `custody-proxy keys …` (SPEC §2): create, rotate, activate, revoke, list. A new token is printed
+// `custody-proxy keys …` (SPEC §2): create, rotate, activate, revoke, list, prune. A new token is printed
 // once on stdout and nothing else is; it is never written anywhere. Any error is one line on stderr
 // and a non-zero exit, with the file untouched.
 import { isMap, isNode, isSeq, visit, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
@@ -9,7 +9,8 @@ import { isoSeconds, parseExpires, parsePermission, type PermissionRule } from '
 import { envOf, generateKeyPair, type KeyEnv } from './key-gen.js';
 import { formatSecretHash } from '../credentials/secret-hash.js';
 import { EXIT_OK, UsageError, parseCommand, reportError, required, unknownSubcommand } from '../command-line.js';
-import { ACTIVATE, CREATE, KEYS_USAGE, LIST, REVOKE, ROTATE } from './keys-commands.js';
+import { ACTIVATE, CREATE, KEYS_USAGE, LIST, PRUNE, REVOKE, ROTATE } from './keys-commands.js';
+import { pruneCredentials } from './keys-prune.js';
 
 function findCredential(doc: Document, keyId: string): YAMLMap {
   const node = credentialNodes(doc).find((n) => n.get('keyId') === keyId);
@@ -137,6 +138,18 @@ function list(args: string[]): string | undefined {
   return values.json === true ? JSON.stringify(rows, null, 2) : formatTable(rows);
 }
 
+/** The removed key ids, one a line (nothing when none: the file is then not rewritten). */
+function prune(args: string[]): string | undefined {
+  const parsed = parseCommand(args, PRUNE);
+  if (!parsed) return undefined;
+  const { values } = parsed;
+  const file = required(values.file, '--file CREDS', PRUNE);
+  const olderThan = parseDuration(values['older-than'] ?? '30d');
+  if (olderThan === undefined) throw new UsageError(`--older-than must be a duration like 30d or 12h, not ${JSON.stringify(values['older-than'])}`);
+  const removed = editCredentialsFile(file, (doc) => pruneCredentials(doc, olderThan, Date.now()), (ids) => ids.length > 0);
+  return removed.length > 0 ? removed.join('\n') : undefined;
+}
+
 const print = (text: string | undefined): void => {
   if (text !== undefined) process.stdout.write(`${text}\n`);
 };
@@ -161,12 +174,15 @@ export async function runKeys(args: string[]): Promise<number> {
       case 'list':
         print(list(rest));
         break;
+      case 'prune':
+        print(prune(rest));
+        break;
       case '--help':
       case '-h':
         print(KEYS_USAGE);
         break;
       default:
-        throw unknownSubcommand('keys', sub, ['create', 'rotate', 'activate', 'revoke', 'list']);
+        throw unknownSubcommand('keys', sub, ['create', 'rotate', 'activate', 'revoke', 'list', 'prune']);
     }
     return EXIT_OK;
   } catch (err) {

@@ -11,6 +11,7 @@ Edits the credentials document. Commands:
   activate   make a provisioned key active
   revoke     revoke a key (permanent)
   list       show the keys (never hashes or secrets)
+  prune      remove the records of keys revoked or expired long ago
 
 Run custody-proxy keys <command> --help for its options.`;
 
@@ -91,4 +92,19 @@ ${FILE}
                         expiresAt, label} instead (null where the record has no such field)
 ${HELP}`,
   options: { file: { type: 'string' }, tenant: { type: 'string' }, json: { type: 'boolean' } },
+} as const;
+
+export const PRUNE = {
+  name: 'keys prune',
+  usage: `usage: custody-proxy keys prune --file CREDS [--older-than DURATION]
+
+Removes the records of revoked and expired keys (past expiresAt, or rotated past graceUntil) whose
+latest date (graceUntil, expiresAt or createdAt) is older than DURATION; a dead record with none of
+these dates counts as old. Prints the removed key ids, one a line; with none, CREDS is not rewritten.
+
+options:
+${FILE}
+  --older-than DURATION how long a dead key stays listed, e.g. 30d, 12h (default 30d)
+${HELP}`,
+  options: { file: { type: 'string' }, 'older-than': { type: 'string' } },
 } as const;

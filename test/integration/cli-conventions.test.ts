@@ -32,6 +32,7 @@ const COMMANDS: readonly string[][] = [
   ['keys', 'activate'],
   ['keys', 'revoke'],
   ['keys', 'list'],
+  ['keys', 'prune'],
   ['store'],
   ['store', 'ack-loss'],
 ];
