@@ -7,6 +7,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isMap, isSeq, parseDocument, type Document, type YAMLMap } from 'yaml';
 import { parseCredentials } from '../credentials/document-load.js';
+import { keepLayout } from './keep-layout.js';
 
 export class EditError extends Error {
   override readonly name = 'EditError';
@@ -68,7 +69,8 @@ export function editCredentialsFile<T>(file: string, edit: (doc: Document) => T,
     if (!changed(result)) return result;
     // Keep the operator's layout: flow sequences as `[a, b]` (SPEC §4's style, not `[ a, b ]`) and
     // long lines as written (the default 80-column width re-folds every long label in the file).
-    const out = doc.toString({ flowCollectionPadding: false, lineWidth: 0 });
+    // and what the library cannot keep (inline comment spacing, a comment after `key:`) from the original
+    const out = keepLayout(text, doc.toString({ flowCollectionPadding: false, lineWidth: 0 }));
     const after = parseCredentials(out);
     if (!after.ok) throw new EditError(`the edit would make the document invalid: ${after.problems[0] ?? ''}`);
     const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
