@@ -1,4 +1,4 @@
-// The package's bin (SPEC §2): `serve`, `check`, `keys …`, `store ack-loss`, `--version`, and `--help`
+// The package's bin (SPEC §2): `serve`, `check`, `keys …`, `tenants …`, `store ack-loss`, `--version`, and `--help`
 // on every command. Argument parsing and exit codes only (0 ok, 1 failed, 2 usage error); the work is
 // done by app.ts, config/, keys/ and idempotency/.
 import { readFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { formatFinding, runCheck } from './check.js';
 import { startApp } from './app.js';
 import { serveUntilSignalled } from './signals.js';
 import { runKeys } from './keys/keys-cli.js';
+import { runTenants } from './keys/tenants-cli.js';
 import { runStore } from './idempotency/store-cli.js';
 import { EXIT_FAILED, EXIT_OK, UsageError, parseCommand, reportError } from './command-line.js';
 
@@ -16,7 +17,8 @@ const USAGE = `usage: custody-proxy <command> [options]
 Commands:
   serve            run the proxy
   check            validate the config and everything serve needs, without serving
-  keys             create, rotate, activate, revoke and list API keys in a credentials document
+  keys             create, rotate, activate, revoke, list and prune API keys in a credentials document
+  tenants          add tenants, set their IP allowlists and list them in a credentials document
   store ack-loss   acknowledge an idempotency-store data loss
 
 Options:
@@ -134,6 +136,8 @@ export async function main(argv: string[]): Promise<number> {
         return check(rest);
       case 'keys':
         return await runKeys(rest);
+      case 'tenants':
+        return await runTenants(rest);
       case 'store':
         return await runStore(rest);
       default:

@@ -43,9 +43,11 @@ export function keyRows(file: string, tenant: string | undefined, now: number): 
   return [...snapshot.byKeyId.values()].filter((c) => tenant === undefined || c.tenant.id === tenant).map((c) => rowOf(c, now));
 }
 
-// A label is free text from the file: control characters (a newline, an ANSI escape) would break the
-// table or drive the terminal, so they are shown escaped.
-const printable = (text: string): string => text.replace(/[\x00-\x1f\x7f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
+/**
+ * A label or name is free text from the file: control characters (a newline, an ANSI escape) would
+ * break a table or drive the terminal, so they are shown escaped.
+ */
+export const printable = (text: string): string => text.replace(/[\x00-\x1f\x7f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
 const HEADER = ['KEY ID', 'TENANT', 'STATUS', 'EFFECTIVE', 'CREATED', 'GRACE UNTIL', 'EXPIRES', 'LABEL'];
 

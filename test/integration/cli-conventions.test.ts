@@ -33,6 +33,10 @@ const COMMANDS: readonly string[][] = [
   ['keys', 'revoke'],
   ['keys', 'list'],
   ['keys', 'prune'],
+  ['tenants'],
+  ['tenants', 'add'],
+  ['tenants', 'set-allowlist'],
+  ['tenants', 'list'],
   ['store'],
   ['store', 'ack-loss'],
 ];
@@ -60,7 +64,7 @@ t.test('bare --help lists every command', async (t) => {
   for (const flag of ['--help', '-h', 'help']) {
     const r = await cli(flag);
     t.equal(r.code, 0, `${flag}: exit 0`);
-    for (const command of ['serve', 'check', 'keys', 'store ack-loss', '--version']) t.match(r.stdout, command, `${flag} lists ${command}`);
+    for (const command of ['serve', 'check', 'keys', 'tenants', 'store ack-loss', '--version']) t.match(r.stdout, command, `${flag} lists ${command}`);
   }
 });
 

@@ -1,5 +1,5 @@
 // SPEC §2: CREDS is rewritten "keeping its comments and layout". On a file with aligned inline
-// comments, blank lines and a comment after `permissions:`, every key edit leaves the text
+// comments, blank lines and a comment after `permissions:`, every key and tenant edit leaves the text
 // outside the edited entry byte-identical, and a changed line keeps its comment's column.
 import t, { type Test } from 'tap';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -92,7 +92,7 @@ t.test('rotate: the rotated entry gains its status and graceUntil, the new one i
   t.equal(tail.slice(DOC.length - DOC.indexOf(old) - old.length).split('\n')[0], `  - keyId: ${newId}`, 'then the new entry');
 });
 
-t.test('create appends; prune removes one entry', async (t) => {
+t.test('create and tenants add append; prune removes one entry; set-allowlist changes one line', async (t) => {
   const f = file(t);
   await run(t, 'keys', 'create', '--file', f, '--tenant', 'tnt_sandbox', '--permission', 'GET /v1/vaults');
   const created = readFileSync(f, 'utf8');
@@ -101,4 +101,17 @@ t.test('create appends; prune removes one entry', async (t) => {
   const pruned = readFileSync(f, 'utf8');
   // the blank line before an entry (and a comment above it) belong to it, as YAML's parser attaches them
   t.equal(pruned, created.replace(`\n${entry(DOC, 'ck_test_sbx001')}`, ''), 'prune: exactly the revoked entry gone');
+  await run(t, 'tenants', 'set-allowlist', 'tnt_secure_corp', '198.51.100.0/24', '--file', f);
+  t.equal(
+    readFileSync(f, 'utf8'),
+    pruned.replace('["203.0.113.0/24", "2001:db8:1::/48"]', `["198.51.100.0/24"]${' '.repeat('"203.0.113.0/24", "2001:db8:1::/48"'.length - '"198.51.100.0/24"'.length)}`),
+    'set-allowlist: the list changes, its comment keeps its column',
+  );
+  const before = readFileSync(f, 'utf8');
+  await run(t, 'tenants', 'add', 'tnt_new', '--name', 'New', '--file', f);
+  const added = readFileSync(f, 'utf8');
+  const at = before.indexOf('\ncredentials:');
+  t.equal(added.slice(0, at), before.slice(0, at), 'tenants add: the text before identical');
+  t.equal(added.slice(added.indexOf('\ncredentials:')), before.slice(at), 'and the text after identical');
+  t.match(added, /name: "Sandbox \(internal\)"\n {2}- id: tnt_new\n {4}name: New\n\ncredentials:/, 'the new tenant after the last one, the blank line kept');
 });
