@@ -13,6 +13,8 @@ interface Unit {
   readonly key: string;
 }
 
+const MAX_CELLS = 4_000_000;
+
 const normalise = (line: string): string => line.replace(/(\S)[ \t]+#/g, '$1 #').trimEnd();
 
 function unitsOf(text: string): Unit[] {
@@ -41,9 +43,11 @@ function matchUnits(before: readonly Unit[], after: readonly Unit[]): Array<numb
     matched[after.length - 1 - tail] = before.length - 1 - tail;
     tail++;
   }
-  // an edit touches one entry, so the middle left for the quadratic table is a few lines
+  // an edit touches one entry, so the middle left for the quadratic table is a few lines; a prune of
+  // entries far apart in a huge file could leave millions of cells: those lines keep the library's layout
   const b = before.slice(head, before.length - tail);
   const a = after.slice(head, after.length - tail);
+  if (a.length * b.length > MAX_CELLS) return matched;
   const lcs = Array.from({ length: b.length + 1 }, () => new Array<number>(a.length + 1).fill(0));
   for (let i = b.length - 1; i >= 0; i--) {
     for (let j = a.length - 1; j >= 0; j--) {
