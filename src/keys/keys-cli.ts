@@ -1,7 +1,7 @@
 // `custody-proxy keys …` (SPEC §2): create, rotate, activate, revoke, list, prune. A new token is printed
 // once on stdout and nothing else is; it is never written anywhere. Any error is one line on stderr
 // and a non-zero exit, with the file untouched.
-import { isMap, isNode, isSeq, visit, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
+import { Scalar, isMap, isNode, isScalar, isSeq, visit, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import { parseDuration } from '../config/units.js';
 import { EditError, credentialNodes, editCredentialsFile } from './document-edit.js';
 import { formatTable, keyRows } from './keys-list.js';
@@ -68,11 +68,16 @@ function withoutComments(copy: Node): Node {
   return copy;
 }
 
-/** `- methods: [GET, HEAD]` / `paths: [...]`: flow lists, as SPEC §4 writes them. */
+/** `- methods: [GET, HEAD]` / `paths: ["/v1/vaults/**"]`: flow lists, paths quoted, as SPEC §4 writes them. */
 function permissionsNode(doc: Document, rules: readonly PermissionRule[]): YAMLSeq {
   const seq: YAMLSeq = doc.createNode(rules.map((r) => ({ methods: r.methods, paths: r.paths })));
   for (const item of seq.items) {
-    if (isMap(item)) for (const pair of item.items) if (isSeq(pair.value)) pair.value.flow = true;
+    if (!isMap(item)) continue;
+    for (const pair of item.items) {
+      if (!isSeq(pair.value)) continue;
+      pair.value.flow = true;
+      if (isScalar(pair.key) && pair.key.value === 'paths') for (const p of pair.value.items) if (isScalar(p)) p.type = Scalar.QUOTE_DOUBLE;
+    }
   }
   return seq;
 }

@@ -81,7 +81,7 @@ t.test('--permission, repeatable: written as SPEC §4 rules (flow lists) and enf
     { methods: ['POST'], paths: ['/v1/withdrawals'] },
   ]);
   const text = readFileSync(f, 'utf8');
-  t.match(text, /^ {6}- methods: \[GET, HEAD\]\n {8}paths: \[\/v1\/vaults, \/v1\/vaults\/\*\*\]$/m, 'flow lists, as SPEC §4 writes them');
+  t.match(text, /^ {6}- methods: \[GET, HEAD\]\n {8}paths: \["\/v1\/vaults", "\/v1\/vaults\/\*\*"\]$/m, 'flow lists, paths quoted, as SPEC §4 writes them');
   const parsed = parseCredentials(text);
   t.equal(parsed.ok && parsed.snapshot.byKeyId.get(keyId)?.permissions?.length, 2, 'the proxy compiles both rules');
 });
