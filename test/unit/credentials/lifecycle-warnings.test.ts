@@ -23,7 +23,8 @@ t.test('effective status', async (t) => {
   t.equal(effectiveStatus(key({ status: 'rotated', graceUntil: NOW + 1 }), NOW), 'rotated', 'rotated within grace');
   t.equal(effectiveStatus(key({ status: 'rotated', graceUntil: NOW }), NOW), 'expired', 'rotated at the end of grace');
   t.equal(effectiveStatus(key({ expiresAt: NOW }), NOW), 'expired', 'active at expiresAt');
-  t.equal(effectiveStatus(key({ status: 'revoked', expiresAt: NOW - 1 }), NOW), 'expired', 'any status past expiresAt');
+  t.equal(effectiveStatus(key({ status: 'provisioned', expiresAt: NOW - 1 }), NOW), 'expired', 'any status but revoked past expiresAt');
+  t.equal(effectiveStatus(key({ status: 'revoked', expiresAt: NOW - 1 }), NOW), 'revoked', 'a revoked key stays revoked, whatever its dates');
   t.equal(effectiveStatus(key({ expiresAt: NOW + 1 }), NOW), 'active', 'before expiresAt');
 });
 
