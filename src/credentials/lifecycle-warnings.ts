@@ -18,6 +18,11 @@ export interface JudgedKey extends LifecycleFields {
   readonly createdAt?: number | undefined;
 }
 
+const DAY_MS = 86_400_000;
+
+/** SPEC §3's defaults (credentials.expiryWarning 7d, maxAge 90d): what `keys list` judges by, having no config. */
+export const DEFAULT_LIFECYCLE_LIMITS: LifecycleLimits = { expiryWarning: 7 * DAY_MS, maxAge: 90 * DAY_MS };
+
 export interface LifecycleWarning {
   readonly kind: 'expiring' | 'rotation_due';
   readonly keyId: string;

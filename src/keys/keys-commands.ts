@@ -83,13 +83,16 @@ export const LIST = {
   usage: `usage: custody-proxy keys list --file CREDS [--tenant ID] [--json]
 
 Prints a table of key id, tenant, status, effective status (a rotated key past its grace, or any key
-past expiresAt, reads expired), createdAt, graceUntil, expiresAt and label. Never a hash or a secret.
+past expiresAt, reads expired), createdAt, graceUntil, expiresAt, warnings (expiring: usable and
+expiring within 7 days; rotation_due: active and created over 90 days ago; the defaults of
+credentials.expiryWarning and maxAge, which check and serve take from the config) and label. Never a
+hash or a secret.
 
 options:
 ${FILE}
   --tenant ID           only this tenant's keys (an unknown tenant is an error)
   --json                a JSON array of {keyId, tenant, status, effectiveStatus, createdAt, graceUntil,
-                        expiresAt, label} instead (null where the record has no such field)
+                        expiresAt, label, warnings} instead (null where the record has no such field)
 ${HELP}`,
   options: { file: { type: 'string' }, tenant: { type: 'string' }, json: { type: 'boolean' } },
 } as const;

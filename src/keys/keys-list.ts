@@ -4,6 +4,7 @@
 import { parseCredentials } from '../credentials/document-load.js';
 import type { Credential } from '../credentials/snapshot.js';
 import { effectiveStatus, type EffectiveStatus } from '../credentials/effective-status.js';
+import { DEFAULT_LIFECYCLE_LIMITS, judgedKeys, lifecycleWarnings, type LifecycleWarning } from '../credentials/lifecycle-warnings.js';
 import { EditError, readDocumentText } from './document-edit.js';
 import { isoSeconds } from './key-options.js';
 
@@ -17,11 +18,14 @@ export interface KeyRow {
   readonly graceUntil: string | null;
   readonly expiresAt: string | null;
   readonly label: string | null;
+  /** SPEC §8 rev 2, judged by the default limits (expiring within 7d, active and older than 90d) */
+  readonly warnings: ReadonlyArray<LifecycleWarning['kind']>;
 }
 
 const date = (ms: number | undefined): string | null => (ms === undefined ? null : isoSeconds(ms));
 
 function rowOf(c: Credential, now: number): KeyRow {
+  const warnings = lifecycleWarnings(judgedKeys([c]), DEFAULT_LIFECYCLE_LIMITS, now).map((w) => w.kind);
   return {
     keyId: c.keyId,
     tenant: c.tenant.id,
@@ -31,6 +35,7 @@ function rowOf(c: Credential, now: number): KeyRow {
     graceUntil: date(c.graceUntil),
     expiresAt: date(c.expiresAt),
     label: c.label ?? null,
+    warnings,
   };
 }
 
@@ -49,12 +54,12 @@ export function keyRows(file: string, tenant: string | undefined, now: number): 
  */
 export const printable = (text: string): string => text.replace(/[\x00-\x1f\x7f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
-const HEADER = ['KEY ID', 'TENANT', 'STATUS', 'EFFECTIVE', 'CREATED', 'GRACE UNTIL', 'EXPIRES', 'LABEL'];
+const HEADER = ['KEY ID', 'TENANT', 'STATUS', 'EFFECTIVE', 'CREATED', 'GRACE UNTIL', 'EXPIRES', 'WARNINGS', 'LABEL'];
 
 export function formatTable(rows: readonly KeyRow[]): string {
   const cells = [
     HEADER,
-    ...rows.map((r) => [r.keyId, r.tenant, r.status, r.effectiveStatus, r.createdAt ?? '-', r.graceUntil ?? '-', r.expiresAt ?? '-', printable(r.label ?? '')]),
+    ...rows.map((r) => [r.keyId, r.tenant, r.status, r.effectiveStatus, r.createdAt ?? '-', r.graceUntil ?? '-', r.expiresAt ?? '-', r.warnings.join(',') || '-', printable(r.label ?? '')]),
   ];
   const widths = HEADER.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');

@@ -147,11 +147,11 @@ t.test('create: the token is printed once on stdout and nothing else; the file h
   t.equal(list.code, 0);
   t.equal(list.stderr, '');
   const rows = list.stdout.trimEnd().split('\n');
-  t.match(rows[0], /^KEY ID\s+TENANT\s+STATUS\s+EFFECTIVE\s+CREATED\s+GRACE UNTIL\s+EXPIRES\s+LABEL$/, 'list: the header');
+  t.match(rows[0], /^KEY ID\s+TENANT\s+STATUS\s+EFFECTIVE\s+CREATED\s+GRACE UNTIL\s+EXPIRES\s+WARNINGS\s+LABEL$/, 'list: the header');
   t.equal(rows.length, 5, 'list: one row per credential');
   t.ok(
-    rows.some((l) => l.startsWith(tok.keyId) && /tnt_one\s+active\s+active\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+-\s+-\s+payments prod$/.test(l)),
-    'list: keyId, tenant, status, effective status, createdAt, graceUntil, expiresAt, label',
+    rows.some((l) => l.startsWith(tok.keyId) && /tnt_one\s+active\s+active\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+-\s+-\s+-\s+payments prod$/.test(l)),
+    'list: keyId, tenant, status, effective status, createdAt, graceUntil, expiresAt, warnings, label',
   );
   t.ok(rows.some((l) => l.startsWith('ck_live_two1') && /\brevoked\b/.test(l)));
   t.notMatch(list.stdout, /sha256|sk_/, 'list: never a hash or a secret');
