@@ -1,11 +1,11 @@
 // The package's bin (SPEC §2): `serve`, `check`, `keys …`, `tenants …`, `store ack-loss`, `--version`, and `--help`
 // on every command. Argument parsing and exit codes only (0 ok, 1 failed, 2 usage error); the work is
 // done by app.ts, config/, keys/ and idempotency/.
-import { readFileSync } from 'node:fs';
 import { configPath, loadConfig, type ProxyConfig } from './config/load.js';
 import { ProblemsError } from './config/problems.js';
 import { formatFinding, runCheck } from './check.js';
 import { startApp } from './app.js';
+import { packageVersion } from './telemetry/process-metrics.js';
 import { serveUntilSignalled } from './signals.js';
 import { runKeys } from './keys/keys-cli.js';
 import { runTenants } from './keys/tenants-cli.js';
@@ -57,12 +57,6 @@ ${CONFIG_OPTION}
 ${HELP_OPTION}`,
   options: { config: { type: 'string', short: 'c' } },
 } as const;
-
-function version(): string {
-  // package.json sits one folder above both src/ and dist/.
-  const pkg: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-  return String((pkg as { version?: unknown }).version);
-}
 
 function loadOrReport(file: string): ProxyConfig | undefined {
   try {
@@ -116,7 +110,7 @@ function topLevel(command: string | undefined): number {
       process.stdout.write(`${USAGE}\n`);
       return EXIT_OK;
     case '--version':
-      process.stdout.write(`${version()}\n`);
+      process.stdout.write(`${packageVersion()}\n`);
       return EXIT_OK;
     case undefined:
       throw new UsageError('missing command (see custody-proxy --help)');
