@@ -64,3 +64,16 @@ t.test('the panels issue 16 asks for', async (t) => {
   const latency = panelQueries(dashboard).filter((q) => q.expr.includes('custody_proxy_request_duration_seconds_bucket'));
   for (const quantile of ['0.5', '0.99']) t.ok(latency.some((q) => q.expr.startsWith(`histogram_quantile(${quantile},`)), `p${Number(quantile) * 100}`);
 });
+
+t.test('panels for abuse protection (§5, §6, §13) and key lifecycle (§8)', async (t) => {
+  const read = new Set(panelQueries(dashboard).flatMap((q) => metricNames(q.expr)));
+  for (const metric of [
+    'custody_proxy_rate_limit_refusals_total',
+    'custody_proxy_browser_refusals_total',
+    'custody_proxy_report_only_denials_total',
+    'custody_proxy_credentials_expiring',
+    'custody_proxy_credentials_rotation_due',
+  ]) {
+    t.ok(read.has(metric), metric);
+  }
+});
