@@ -8,6 +8,8 @@ import { authenticate, lifecycleFailure, type AuthFailure } from '../../../src/s
 import { ProxyError } from '../../../src/errors.js';
 import type { Credential, CredentialsSnapshot } from '../../../src/credentials/snapshot.js';
 import * as secretHash from '../../../src/credentials/secret-hash.js';
+import { isUsable } from '../../../src/credentials/effective-status.js';
+import fc from 'fast-check';
 import type { KeySpec } from '../../helpers/credentials.js';
 import { fakeContext, snapshotOf, type HeaderLine } from '../../helpers/fake-context.js';
 
@@ -114,6 +116,27 @@ t.test('lifecycleFailure boundaries: graceUntil and expiresAt are exclusive', as
   t.equal(lifecycleFailure(c({ status: 'active', expiresAt: at + 1 }), at), undefined, 'expires in 1 ms');
   t.equal(lifecycleFailure(c({ status: 'active', expiresAt: at }), at), 'expired', 'now == expiresAt');
   t.equal(lifecycleFailure(c({ status: 'rotated', graceUntil: at + HOUR, expiresAt: at - 1 }), at), 'expired', 'in grace but expired');
+});
+
+// The request path keeps its own switch (granular reasons, no allocation); /admin/credentials and
+// `keys list` use effective-status.ts. They must agree on which keys work, whatever the dates.
+t.test('lifecycleFailure accepts exactly the keys isUsable calls usable', async (t) => {
+  const base = snapshot.byKeyId.get('ck_active');
+  if (!base) throw new Error('fixture key missing');
+  const at = 1_800_000_000_000;
+  const offset = fc.option(fc.integer({ min: -2, max: 2 }), { nil: undefined });
+  const status = fc.constantFrom('provisioned', 'active', 'rotated', 'revoked') as fc.Arbitrary<Credential['status']>;
+  let disagreements = 0;
+  fc.assert(
+    fc.property(status, offset, offset, (st, grace, expires) => {
+      const c: Credential = { ...base, status: st, graceUntil: grace === undefined ? undefined : at + grace, expiresAt: expires === undefined ? undefined : at + expires };
+      const same = (lifecycleFailure(c, at) === undefined) === isUsable(c, at);
+      if (!same) disagreements++;
+      return same;
+    }),
+    { numRuns: 500 },
+  );
+  t.equal(disagreements, 0);
 });
 
 t.test('an unknown key id is still compared in constant time against a dummy digest', async (t) => {
