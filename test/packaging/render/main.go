@@ -1,6 +1,7 @@
 // Command render reproduces `helm template` for a chart, offline: text/template with sprig plus
-// Helm's include, tpl, toYaml, toJson, fromYaml, required and fail; .Values, .Release, .Chart,
-// .Template and .Capabilities like Helm's. Builds with Debian's packaged Go sources in GOPATH mode:
+// Helm's include, tpl, toYaml, toJson, fromYaml, required, fail and an empty lookup; .Values,
+// .Release, .Chart, .Files, .Template and .Capabilities like Helm's; subcharts (charts/ or file://
+// dependencies) with scoped values and a shared `global`. With --notes it prints NOTES.txt instead. Builds with Debian's packaged Go sources in GOPATH mode:
 //
 //	GO111MODULE=off GOPATH=/usr/share/gocode go run ./test/packaging/render helm/custody-proxy [overrides.yaml ...]
 //
@@ -15,7 +16,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"text/template"
 
@@ -91,33 +91,9 @@ func str(m map[string]interface{}, k string) string {
 	return ""
 }
 
-func run(chartDir string, overrides []string) error {
-	chartMeta, err := readYAML(filepath.Join(chartDir, "Chart.yaml"))
-	if err != nil {
-		return err
-	}
-	values, err := readYAML(filepath.Join(chartDir, "values.yaml"))
-	if err != nil {
-		return err
-	}
-	for _, o := range overrides {
-		ov, err := readYAML(o)
-		if err != nil {
-			return err
-		}
-		values = merge(values, ov)
-	}
-	chartName := str(chartMeta, "name")
-	if chartName == "" {
-		return errors.New("Chart.yaml has no name")
-	}
-
-	files, err := filepath.Glob(filepath.Join(chartDir, "templates", "*"))
-	if err != nil {
-		return err
-	}
-	sort.Strings(files)
-
+// engine is Helm's template engine: one template set for the whole chart tree (named templates
+// are shared between a chart and its subcharts), with Helm's extra functions.
+func engine() *template.Template {
 	t := template.New("gotpl").Option("missingkey=zero")
 	funcs := sprig.TxtFuncMap()
 	delete(funcs, "env")
@@ -125,6 +101,7 @@ func run(chartDir string, overrides []string) error {
 	funcs["toYaml"] = toYAML
 	funcs["toJson"] = toJSON
 	funcs["fromYaml"] = fromYAML
+	funcs["lookup"] = func(...string) map[string]interface{} { return map[string]interface{}{} } // helm template: no cluster
 	funcs["required"] = func(msg string, v interface{}) (interface{}, error) {
 		if v == nil {
 			return v, errors.New(msg)
@@ -157,36 +134,76 @@ func run(chartDir string, overrides []string) error {
 		}
 		return strings.ReplaceAll(buf.String(), "<no value>", ""), nil
 	}
-	t.Funcs(funcs)
+	return t.Funcs(funcs)
+}
 
-	basePath := path.Join(chartName, "templates")
-	var names []string
-	for _, f := range files {
+type rendered struct {
+	chart *chart
+	name  string // template name, e.g. custody-proxy/templates/deployment.yaml
+	notes bool
+}
+
+// parse adds every template of the chart tree to t and lists the ones Helm renders: not partials
+// (_*), not .tpl; NOTES.txt is listed for the top chart only, as Helm shows only the parent's notes.
+func parse(t *template.Template, c *chart, top bool) ([]rendered, error) {
+	var out []rendered
+	for _, f := range c.templates {
 		base := filepath.Base(f)
 		ext := filepath.Ext(base)
-		if ext != ".yaml" && ext != ".yml" && ext != ".tpl" {
+		notes := base == "NOTES.txt"
+		if ext != ".yaml" && ext != ".yml" && ext != ".tpl" && !notes {
 			continue
 		}
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		name := path.Join(basePath, base)
+		name := path.Join(c.basePath, base)
 		if _, err := t.New(name).Parse(string(data)); err != nil {
-			return err
+			return nil, err
 		}
-		if !strings.HasPrefix(base, "_") && ext != ".tpl" {
-			names = append(names, name)
+		if !strings.HasPrefix(base, "_") && ext != ".tpl" && (!notes || top) {
+			out = append(out, rendered{chart: c, name: name, notes: notes})
 		}
 	}
+	for _, sub := range c.subcharts {
+		more, err := parse(t, sub, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, more...)
+	}
+	return out, nil
+}
 
-	chart := map[string]interface{}{
-		"Name":        chartName,
-		"Version":     str(chartMeta, "version"),
-		"AppVersion":  str(chartMeta, "appVersion"),
-		"Description": str(chartMeta, "description"),
-		"Type":        str(chartMeta, "type"),
-		"APIVersion":  str(chartMeta, "apiVersion"),
+func chartObject(c *chart) map[string]interface{} {
+	m := c.meta
+	return map[string]interface{}{
+		"Name": str(m, "name"), "Version": str(m, "version"), "AppVersion": str(m, "appVersion"),
+		"Description": str(m, "description"), "Type": str(m, "type"), "APIVersion": str(m, "apiVersion"),
+	}
+}
+
+// run renders the chart in chartDir with the override files merged over its values, in order. With
+// notes, it prints the rendered NOTES.txt instead of the manifests (helm install shows it).
+func run(chartDir string, overrides []string, notes bool) error {
+	top, err := loadChart(chartDir, "")
+	if err != nil {
+		return err
+	}
+	values := deepCopy(top.defaults)
+	for _, o := range overrides {
+		ov, err := readYAML(o)
+		if err != nil {
+			return err
+		}
+		values = merge(values, ov)
+	}
+	valuesOf := top.coalesce(values)
+	t := engine()
+	list, err := parse(t, top, true)
+	if err != nil {
+		return err
 	}
 	release := map[string]interface{}{
 		"Name": "release", "Namespace": "default", "Service": "Helm",
@@ -195,25 +212,29 @@ func run(chartDir string, overrides []string) error {
 	capabilities := map[string]interface{}{
 		"KubeVersion": map[string]interface{}{"Version": "v1.30.0", "Major": "1", "Minor": "30"},
 	}
-
 	var out strings.Builder
-	for _, name := range names {
-		data := map[string]interface{}{
-			"Values":       values,
-			"Chart":        chart,
-			"Release":      release,
-			"Capabilities": capabilities,
-			"Template":     map[string]interface{}{"Name": name, "BasePath": basePath},
-		}
-		var buf strings.Builder
-		if err := t.ExecuteTemplate(&buf, name, data); err != nil {
-			return err
-		}
-		rendered := strings.ReplaceAll(buf.String(), "<no value>", "")
-		if strings.TrimSpace(rendered) == "" {
+	for _, r := range list {
+		v, enabled := valuesOf[r.chart]
+		if !enabled || r.notes != notes {
 			continue
 		}
-		fmt.Fprintf(&out, "---\n# Source: %s\n%s\n", name, strings.TrimRight(rendered, "\n"))
+		data := map[string]interface{}{
+			"Values": v, "Chart": chartObject(r.chart), "Release": release, "Capabilities": capabilities,
+			"Files":    r.chart.files,
+			"Template": map[string]interface{}{"Name": r.name, "BasePath": r.chart.basePath},
+		}
+		var buf strings.Builder
+		if err := t.ExecuteTemplate(&buf, r.name, data); err != nil {
+			return err
+		}
+		text := strings.ReplaceAll(buf.String(), "<no value>", "")
+		switch {
+		case strings.TrimSpace(text) == "":
+		case notes:
+			out.WriteString(text)
+		default:
+			fmt.Fprintf(&out, "---\n# Source: %s\n%s\n", r.name, strings.TrimRight(text, "\n"))
+		}
 	}
 	_, err = os.Stdout.WriteString(out.String())
 	return err
@@ -221,10 +242,19 @@ func run(chartDir string, overrides []string) error {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: render CHART_DIR [VALUES_OVERRIDE.yaml ...]")
+		fmt.Fprintln(os.Stderr, "usage: render [--notes] CHART_DIR [VALUES_OVERRIDE.yaml ...]")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1], os.Args[2:]); err != nil {
+	args := os.Args[1:]
+	notes := args[0] == "--notes"
+	if notes {
+		args = args[1:]
+	}
+	if len(args) < 1 {
+		fmt.Fprintln(os.Stderr, "usage: render [--notes] CHART_DIR [VALUES_OVERRIDE.yaml ...]")
+		os.Exit(2)
+	}
+	if err := run(args[0], args[1:], notes); err != nil {
 		fmt.Fprintln(os.Stderr, "render:", err)
 		os.Exit(1)
 	}
