@@ -1,0 +1,163 @@
+// Every documented values combination of the chart renders, validates, and keeps its promise:
+// Redis topologies, TLS, the native sidecar, the memory store on one replica, images and scheduling
+// fields, the monitoring objects, and the chart as a subchart (global values, the sidecar templates
+// in a parent chart's own Deployment: helm/examples/own-deployment).
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import type { IConfigMap } from 'kubernetes-models/v1';
+import { APP_TAG, buildRenderer, configText, exampleDir, find, goAvailable, podOf, proxyConfig, validateAll, type Obj } from '../helpers/helm-render.js';
+
+const NO_REDIS_SECRET = { redis: { existingSecret: '' } };
+
+if (goAvailable(t)) {
+  const r = buildRenderer(t);
+  const render = (...values: Obj[]): Obj[] => {
+    const docs = r.render([APP_TAG, ...values]);
+    validateAll(t, docs);
+    return docs;
+  };
+
+  t.test('Sentinel and Cluster render without the Redis secret; waitReplicas is passed on', async (t) => {
+    const redisOf = (redis: Obj): unknown => {
+      const docs = render(NO_REDIS_SECRET, { proxy: { config: { idempotency: { redis } } } });
+      t.notOk(podOf(docs).proxy.env?.some((e) => e.name === 'CUSTODY_PROXY_REDIS_URL'), 'no Redis URL from a Secret');
+      return proxyConfig(docs, {}).idempotency.redis;
+    };
+    t.same(redisOf({ sentinels: ['sentinel-0.redis:26379', 'sentinel-1.redis:26379'], name: 'mymaster', waitReplicas: 1 }), {
+      sentinels: [{ host: 'sentinel-0.redis', port: 26379 }, { host: 'sentinel-1.redis', port: 26379 }],
+      name: 'mymaster',
+      keyPrefix: 'custody-proxy:',
+      waitReplicas: 1,
+    });
+    t.same(redisOf({ cluster: ['redis-0.redis:6379'] }), { cluster: [{ host: 'redis-0.redis', port: 6379 }], keyPrefix: 'custody-proxy:', waitReplicas: 0 });
+  });
+
+  t.test('TLS: the Secret mounted as a folder, its files in the config; probes stay on plain admin', async (t) => {
+    const docs = render({ proxy: { tls: { existingSecret: 'proxy-tls', minVersion: 'TLSv1.3' }, upstreamCA: { configMap: 'trust-bundle', key: 'bundle.pem' }, config: { upstreamScheme: 'https' } } });
+    const { template, proxy } = podOf(docs);
+    const tlsMount = proxy.volumeMounts?.find((m) => m.name === 'custody-proxy-tls');
+    t.same(tlsMount, { name: 'custody-proxy-tls', mountPath: '/etc/custody-proxy/tls', readOnly: true }, 'a folder, no subPath');
+    t.equal(template.spec?.volumes?.find((v) => v.name === 'custody-proxy-tls')?.secret?.secretName, 'proxy-tls');
+    t.equal(template.spec?.volumes?.find((v) => v.name === 'custody-proxy-upstream-ca')?.configMap?.name, 'trust-bundle');
+    t.same(proxy.readinessProbe?.httpGet, { path: '/readyz', port: 'admin' });
+    const raw = parse(configText(docs)) as Obj;
+    t.same(raw['tls'], { certFile: '/etc/custody-proxy/tls/tls.crt', keyFile: '/etc/custody-proxy/tls/tls.key', minVersion: 'TLSv1.3' });
+    t.match(raw['upstream'], { url: 'https://127.0.0.1:3000', caFile: '/etc/custody-proxy/upstream-ca/bundle.pem' });
+    t.equal((find(docs, 'Service') as { spec: { ports: Array<{ name: string }> } }).spec.ports[0]?.name, 'https');
+    // Accepted by the proxy once SPEC rev 2 §12 TLS is in its config schema (issue 19 point 4).
+    const config = proxyConfig(docs) as unknown as { tls?: { certFile?: string }; upstream: { caFile?: string } };
+    t.equal(config.tls?.certFile, '/etc/custody-proxy/tls/tls.crt');
+    t.equal(config.upstream.caFile, '/etc/custody-proxy/upstream-ca/bundle.pem');
+  });
+
+  t.test('native sidecar: the proxy is an init container with restartPolicy Always, the grace period covers both stops', async (t) => {
+    const docs = render({ nativeSidecar: true });
+    const spec = podOf(docs).template.spec;
+    const init = spec?.initContainers ?? [];
+    t.same(init.map((c) => c.name), ['custody-proxy']);
+    t.equal(init[0]?.restartPolicy, 'Always');
+    t.notOk(spec?.containers.some((c) => c.name === 'custody-proxy'), 'not among the containers');
+    // The app sleeps 30 s and exits; only then does the proxy get SIGTERM and take up to 30 s.
+    t.equal(spec?.terminationGracePeriodSeconds, 30 + 30 + 10);
+  });
+
+  t.test('memory store on one replica: no Redis anywhere, its bounds in the config, no PDB', async (t) => {
+    const docs = render(NO_REDIS_SECRET, { replicaCount: 1, proxy: { config: { idempotency: { store: 'memory', memory: { maxBytes: '64MiB' } } } } });
+    t.notOk(docs.some((d) => d['kind'] === 'PodDisruptionBudget'), 'one replica: a PDB would block node drains');
+    const config = proxyConfig(docs, {});
+    t.equal(config.idempotency.store, 'memory');
+    t.equal(config.idempotency.memory.maxBytes, 64 * 1024 * 1024);
+    t.notOk(podOf(docs).proxy.env?.some((e) => e.name === 'CUSTODY_PROXY_REDIS_URL'));
+  });
+
+  t.test('rateLimits pass through; rateLimits.store redis brings the Redis connection', async (t) => {
+    const docs = render({ replicaCount: 1, proxy: { config: { idempotency: { store: 'memory' }, rateLimits: { store: 'redis', failedAuth: { limit: 20, window: '1m' }, onStoreError: 'deny' } } } });
+    const config = proxyConfig(docs);
+    t.same(config.rateLimits, { store: 'redis', failedAuth: { limit: 20, window: 60_000 }, onStoreError: 'deny' });
+    t.ok(podOf(docs).proxy.env?.some((e) => e.name === 'CUSTODY_PROXY_REDIS_URL'), 'the limiter reads the Redis URL');
+  });
+
+  t.test('images: digest wins, global.imageRegistry wins; pull secrets merged; scheduling and extra fields', async (t) => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const docs = render({
+      global: { imageRegistry: 'mirror.internal', imagePullSecrets: ['global-pull'] },
+      imagePullSecrets: [{ name: 'chart-pull' }],
+      proxy: { image: { digest, pullPolicy: 'Always' }, extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-semi-space-size=16' }], extraVolumeMounts: [{ name: 'scratch', mountPath: '/scratch' }] },
+      app: { extraEnv: [{ name: 'MODE', value: 'x' }] },
+      extraVolumes: [{ name: 'scratch', emptyDir: {} }],
+      podLabels: { team: 'payments' }, podAnnotations: { note: 'x' }, commonLabels: { cost: 'c1' },
+      priorityClassName: 'high', nodeSelector: { pool: 'custody' }, tolerations: [{ key: 'custody', operator: 'Exists' }],
+      affinity: { podAntiAffinity: {} },
+      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'app.kubernetes.io/instance': '{{ .Release.Name }}' } } }],
+      pdb: { minAvailable: 1 },
+    });
+    const { template, proxy, app } = podOf(docs);
+    const spec = template.spec;
+    t.equal(proxy.image, `mirror.internal/registry.example.com/custody-proxy@${digest}`);
+    t.equal(app.image, 'mirror.internal/registry.example.com/custody-service:1.4.2');
+    t.equal(proxy.imagePullPolicy, 'Always');
+    t.same(spec?.imagePullSecrets, [{ name: 'chart-pull' }, { name: 'global-pull' }]);
+    t.same(proxy.env?.at(-1), { name: 'NODE_OPTIONS', value: '--max-semi-space-size=16' });
+    t.same(app.env, [{ name: 'MODE', value: 'x' }]);
+    t.ok(proxy.volumeMounts?.some((m) => m.mountPath === '/scratch'));
+    t.ok(spec?.volumes?.some((v) => v.name === 'scratch'));
+    t.match(template.metadata?.labels, { team: 'payments', cost: 'c1' });
+    t.equal(template.metadata?.annotations?.['note'], 'x');
+    t.match(find(docs, 'Service')['metadata'], { labels: { cost: 'c1' } });
+    t.equal(spec?.priorityClassName, 'high');
+    t.same(spec?.nodeSelector, { pool: 'custody' });
+    t.same(spec?.tolerations, [{ key: 'custody', operator: 'Exists' }]);
+    t.same(spec?.topologySpreadConstraints?.[0]?.labelSelector?.matchLabels, { 'app.kubernetes.io/instance': 'release' }, 'templated');
+    t.match(find(docs, 'PodDisruptionBudget')['spec'], { minAvailable: 1 });
+  });
+
+  t.test('as a subchart: global.imageRegistry and imagePullSecrets from the parent reach the sidecar', async (t) => {
+    const docs = r.render([{ global: { imageRegistry: 'mirror.internal', imagePullSecrets: ['parent-pull'] } }], exampleDir);
+    validateAll(t, docs);
+    const { proxy, template } = podOf(docs, 'payments');
+    t.equal(proxy.image, 'mirror.internal/registry.example.com/custody-proxy:0.1.0');
+    t.same(template.spec?.imagePullSecrets, [{ name: 'parent-pull' }]);
+  });
+
+  t.test('the own-deployment example: only the parent Deployment and the proxy ConfigMap, the sidecar injected', async (t) => {
+    for (const nativeSidecar of [false, true]) {
+      const docs = r.render([{ 'custody-proxy': { nativeSidecar } }], exampleDir);
+      validateAll(t, docs);
+      t.same(docs.map((d) => `${String(d['kind'])}/${String((d['metadata'] as Obj)['name'])}`).sort(), ['ConfigMap/release-custody-proxy', 'Deployment/release-payments']);
+      const { proxy, app, template } = podOf(docs, 'payments');
+      t.equal(proxy.restartPolicy, nativeSidecar ? 'Always' : undefined);
+      t.same(proxy.args, ['serve', '--config', '/etc/custody-proxy/config/custody-proxy.yaml']);
+      t.equal(template.spec?.volumes?.find((v) => v.name === 'custody-proxy-config')?.configMap?.name, 'release-custody-proxy', 'mounts the subchart ConfigMap');
+      t.equal(template.spec?.volumes?.find((v) => v.name === 'custody-proxy-credentials')?.secret?.secretName, 'payments-credentials');
+      t.equal(app.lifecycle?.preStop?.sleep?.seconds, 30);
+      t.match(find(docs, 'Deployment')['spec'], { replicas: 3 }, 'replicas from the subchart values, which the guards read');
+      t.equal(proxyConfig(docs).credentials.file, '/etc/custody-proxy/credentials/credentials.yaml');
+    }
+    const failure = r.failure([{ 'custody-proxy': { replicaCount: 3, proxy: { config: { idempotency: { store: 'memory' } } } } }], exampleDir);
+    t.match(failure, /store is memory with replicaCount 3/, 'the guards hold in a parent chart too');
+  });
+
+  t.test('monitoring: PrometheusRule holds the alert groups (promtool accepts them), the dashboard ConfigMap the JSON', async (t) => {
+    const docs = render({ metrics: { prometheusRule: { enabled: true, labels: { release: 'prom' }, namespace: 'monitoring' }, grafanaDashboard: { enabled: true } } });
+    const rule = find(docs, 'PrometheusRule');
+    t.equal(rule['apiVersion'], 'monitoring.coreos.com/v1');
+    t.match(rule['metadata'], { namespace: 'monitoring', labels: { release: 'prom' } });
+    const spec = rule['spec'] as { groups?: Array<{ name: string; rules: unknown[] }> };
+    t.same(Object.keys(spec), ['groups'], 'spec holds only groups');
+    t.ok((spec.groups?.[0]?.rules.length ?? 0) > 0, 'with rules');
+    const dir = mkdtempSync(path.join(tmpdir(), 'helm-rule-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, 'rules.yaml'), JSON.stringify(spec));
+    const check = spawnSync('promtool', ['check', 'rules', path.join(dir, 'rules.yaml')], { encoding: 'utf8', timeout: 60_000 });
+    if (check.error !== undefined) t.fail('promtool is not installed: apt-get install prometheus');
+    else t.equal(check.status, 0, `promtool check rules: ${check.stdout}${check.stderr}`);
+    const dash = find(docs, 'ConfigMap', 'release-custody-proxy-dashboard') as unknown as IConfigMap;
+    t.match(dash.metadata?.labels, { grafana_dashboard: '1' });
+    const json: unknown = JSON.parse(dash.data?.['custody-proxy.json'] ?? '');
+    t.match(json, { title: String });
+  });
+}
