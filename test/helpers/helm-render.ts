@@ -22,7 +22,7 @@ export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const chartDir = path.join(root, 'helm/custody-proxy');
 export const exampleDir = path.join(root, 'helm/examples/own-deployment');
 export const CONFIG_FILE = '/etc/custody-proxy/config/custody-proxy.yaml';
-/** The app image has no default tag (never latest): every render names one. */
+/** A tag other than values.yaml's example one, so the tests see the value given win. */
 export const APP_TAG = { app: { image: { tag: '1.4.2' } } };
 
 const goEnv = { ...process.env, GO111MODULE: 'off', GOPATH: '/usr/share/gocode', GOFLAGS: '' };

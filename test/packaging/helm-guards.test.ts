@@ -81,6 +81,6 @@ if (goAvailable(t)) {
     fails(t, { redis: { existingSecret: '' } }, /redis\.existingSecret is required/, 'store redis on one server without the Secret');
     fails(t, { proxy: { config: { idempotency: { redis: { sentinels: ['s:26379'] } } } } }, /name is required with sentinels/, 'sentinels without a name');
     fails(t, { proxy: { config: { idempotency: { redis: { sentinels: ['s:26379'], name: 'm', cluster: ['c:6379'] } } } } }, /not both/, 'sentinels and cluster');
-    t.match(r.failure([]), /app\.image\.tag \(or \.digest\) is required: pin the image, never latest/, 'the app image has no default tag');
+    t.match(r.failure([{ app: { image: { tag: '' } } }]), /app\.image\.tag \(or \.digest\) is required: pin the image, never latest/, 'an app image without tag or digest');
   });
 }

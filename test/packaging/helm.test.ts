@@ -22,7 +22,7 @@ if (goAvailable(t)) {
   const r = buildRenderer(t);
   const appVersion = String((parse(readFileSync(path.join(chartDir, 'Chart.yaml'), 'utf8')) as Obj)['appVersion']);
 
-  for (const [label, values] of [['default values', [APP_TAG]], ['redis secret, admin token, serviceMonitor', [APP_TAG, SECRETS]]] as const) {
+  for (const [label, values] of [['default values', []], ['default values, an app tag given', [APP_TAG]], ['redis secret, admin token, serviceMonitor', [APP_TAG, SECRETS]]] as const) {
     t.test(label, async (t) => {
       const docs = r.render([...values]);
       const withSecrets = values.length > 1;
@@ -35,9 +35,9 @@ if (goAvailable(t)) {
       if (spec === undefined) throw new Error('no pod spec');
       const svc = find(docs, 'Service') as unknown as IService;
 
-      t.test('images: the proxy tag is the appVersion, the app tag the one given', async (t) => {
+      t.test('images: the proxy tag is the appVersion, the app tag as set', async (t) => {
         t.equal(proxy.image, `registry.example.com/custody-proxy:${appVersion}`);
-        t.equal(app.image, 'registry.example.com/custody-service:1.4.2');
+        t.equal(app.image, `registry.example.com/custody-service:${values.length === 0 ? '1.0.0' : '1.4.2'}`, 'values.yaml\'s example tag, or the one given');
       });
 
       t.test('the Service exposes the proxy, never the custody service', async (t) => {
