@@ -1,7 +1,7 @@
 // The image's runtime without a Docker engine (SPEC §12, issue 19): the last stage's file tree is built
 // from the Dockerfile's own COPY lines (test/helpers/runtime-tree.ts), then checked and run the way the
-// container runs it: as uid 1000, the Dockerfile's ENV, its ENTRYPOINT + CMD, with the node running
-// this test. Production dependencies only, files the process cannot rewrite, and a proxy that serves:
+// container runs it: as the Dockerfile's USER (uid 1000) with its ENV only, its ENTRYPOINT + CMD, and
+// the node running this test. Production dependencies only, files the process cannot rewrite, and a proxy that serves:
 // authenticated traffic reaches a real upstream stamped with the tenant, /readyz answers 200.
 // Needs root (tests run as root on CI) to become uid 1000 with setpriv; as any other user the tree
 // is run as that user and the not-writable check is skipped, since the files are then its own.
@@ -28,13 +28,20 @@ const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as
 const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as {
   packages: Record<string, { dev?: boolean; optional?: boolean }>;
 };
-const APP_UID = 1000;
 const isRoot = process.getuid?.() === 0;
 const key = { keyId: 'ck_test_image', tenant: 'acme', secret: 'sk_test_image_secret' };
 
 const tree = buildRuntimeTree(root);
 t.teardown(() => tree.remove());
 const app = tree.hostPath(tree.workdir);
+// The process runs as the Dockerfile's USER (dockerfile.test.ts requires a numeric non-root uid:gid).
+function numericUser(user: string | undefined): { uid: number; gid: number } {
+  const m = /^(\d+):(\d+)$/.exec(user ?? '');
+  if (!m) throw new Error(`Dockerfile: USER ${String(user)} is not a numeric uid:gid`);
+  return { uid: Number(m[1]), gid: Number(m[2]) };
+}
+const appUser = numericUser(tree.user);
+const asAppUser = [`--reuid=${appUser.uid}`, `--regid=${appUser.gid}`, '--clear-groups', '--'];
 
 /** Package folders under a node_modules, named as package-lock.json names them ('node_modules/a/node_modules/@s/b'). */
 function installedPackages(modules: string, prefix = 'node_modules'): string[] {
@@ -51,13 +58,13 @@ function installedPackages(modules: string, prefix = 'node_modules'): string[] {
   return out;
 }
 
-/** The container's process: ENTRYPOINT + these args (CMD when none), as uid 1000, the image's ENV only. */
+/** The container's process: ENTRYPOINT + args, as the image's USER, with the image's ENV only. */
 function containerArgv(args: readonly string[]): { command: string; argv: string[]; env: NodeJS.ProcessEnv } {
   const [program = '', ...rest] = tree.entrypoint;
   const argv = [program, ...rest.map((a) => (a.startsWith('/') ? tree.hostPath(a) : a)), ...args];
   const env = { PATH: `${tree.hostPath('/usr/local/bin')}:/usr/bin:/bin`, ...tree.env };
   if (!isRoot) return { command: argv[0] ?? '', argv: argv.slice(1), env };
-  return { command: 'setpriv', argv: [`--reuid=${APP_UID}`, `--regid=${APP_UID}`, '--clear-groups', '--', ...argv], env };
+  return { command: 'setpriv', argv: [...asAppUser, ...argv], env };
 }
 
 function runOnce(args: readonly string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
@@ -81,7 +88,7 @@ function writeConfig(upstreamUrl: string): string {
   writeFileSync(path.join(dir, 'credentials.yaml'), credentialsYaml([{ id: key.tenant }], [key]));
   for (const [p, mode] of [[dir, 0o750], [path.join(dir, 'custody-proxy.yaml'), 0o640], [path.join(dir, 'credentials.yaml'), 0o640]] as const) {
     chmodSync(p, mode);
-    if (isRoot) chownSync(p, 0, APP_UID);
+    if (isRoot) chownSync(p, 0, appUser.gid);
   }
   return dir;
 }
@@ -101,7 +108,7 @@ t.test('the tree holds package.json, the lock file, bin, dist and production nod
 });
 
 t.test('the image runs as uid 1000 with NODE_ENV=production', async (t) => {
-  t.equal(tree.user, `${APP_UID}:${APP_UID}`);
+  t.equal(tree.user, '1000:1000', "the node image's node user");
   t.equal(tree.env['NODE_ENV'], 'production');
   const node = spawnSync(tree.hostPath('/usr/local/bin/node'), ['--version'], { encoding: 'utf8' });
   t.equal(node.stdout.trim(), process.version, 'the tree runs the node of this test run (CI: Node 20, then Node 24)');
@@ -120,7 +127,7 @@ t.test('no file in /app is writable by uid 1000', { skip: isRoot ? false : 'not 
     let created = 'no';
     try { fs.writeFileSync(path.join(process.argv[1], 'dist', 'injected.js'), ''); created = 'yes'; } catch (e) { created = e.code; }
     process.stdout.write(JSON.stringify({ writable, created }));`;
-  const r = spawnSync('setpriv', [`--reuid=${APP_UID}`, `--regid=${APP_UID}`, '--clear-groups', '--', tree.hostPath('/usr/local/bin/node'), '-e', probe, app], {
+  const r = spawnSync('setpriv', [...asAppUser, tree.hostPath('/usr/local/bin/node'), '-e', probe, app], {
     encoding: 'utf8',
     timeout: 60_000,
   });
