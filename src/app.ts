@@ -34,6 +34,8 @@ import { readTokenFile } from './config/token-file.js';
 import { createAdminServer } from './admin/admin-server.js';
 import { createProxyServer, listen } from './server.js';
 import { ListenerDrain } from './listener-drain.js';
+import { prepareListenerTls } from './tls/tls-listener.js';
+import { upstreamCaAtStart } from './tls/upstream-ca.js';
 
 export interface AppOptions {
   readonly logger?: Logger;
@@ -152,8 +154,11 @@ function wiring(config: ProxyConfig, options: AppOptions): Wiring {
 export async function startApp(config: ProxyConfig, options: AppOptions = {}): Promise<App> {
   const w = wiring(config, options);
   const { logger, accessLog, metrics, registry } = w;
+  // The files a bad config names stop the start before anything is watched or connected.
+  const listenerTls = config.tls ? prepareListenerTls(config.tls, config.configFile, logger, metrics.registry) : undefined;
+  const ca = upstreamCaAtStart(config.upstream.caFile, config.configFile);
   const source = await startCredentialSource(config, registry, logger, metrics);
-  const forwarder = new Forwarder({ url: config.upstream.url, timeoutMs: config.upstream.timeout, connectTimeoutMs: config.upstream.connectTimeout });
+  const forwarder = new Forwarder({ url: config.upstream.url, timeoutMs: config.upstream.timeout, connectTimeoutMs: config.upstream.connectTimeout, ca });
   const store = await createStore(config.idempotency, logger, metrics);
   const storeHealth = new StoreHealth(store, (up) => metrics.storeUp.set(up ? 1 : 0));
   metrics.scrapeChecks.storeUp = () => storeHealth.check();
@@ -161,16 +166,18 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
   const { stages, terminal } = requestPath(w, forwarder, store, limiters);
   const isClosing = (): boolean => drain.closing;
   const handler = createHandler({ registry, stages, terminal, logger, accessLog, metrics, isClosing, maxHeaderCount: config.server.maxHeaderCount });
-  const proxyServer = createProxyServer(handler, config.server, (refusal) => recordRefusal(refusal, accessLog, metrics));
+  const proxyServer = createProxyServer(handler, config.server, (refusal) => recordRefusal(refusal, accessLog, metrics), listenerTls?.options);
+  listenerTls?.attach(proxyServer);
   const drain = new ListenerDrain(proxyServer, logger);
   metrics.scrapeChecks.ready = () => registry.current !== undefined && !drain.stopping;
   const adminServer = adminListener(w, source, store, storeHealth, drain);
   const proxyAddress = await listen(proxyServer, config.listen);
   const adminAddress = await listen(adminServer, config.admin.listen);
-  logger.info({ proxy: proxyAddress, admin: adminAddress, upstream: config.upstream.url.origin }, 'custody-proxy listening');
+  logger.info({ proxy: proxyAddress, admin: adminAddress, upstream: config.upstream.url.origin, tls: listenerTls !== undefined }, 'custody-proxy listening');
   logger.flush();
   // Shutdown in reverse order of start: drain the listener, then close what its requests used.
   const closeRest = async (): Promise<void> => {
+    listenerTls?.close();
     forwarder.close();
     await store.close();
     await limiters.close();

@@ -1,7 +1,7 @@
 // `custody-proxy check` (SPEC §2 rev 2): everything `serve` needs before it serves, checked offline.
 // The config; the credentials document it names (a control endpoint is not fetched); the token files
 // serve reads (admin.tokenFile, and credentials.tokenFile with a control endpoint), readable and
-// non-empty. Each problem keeps SPEC's `path: message` and names its file and, for YAML, line:column.
+// non-empty; the TLS files (the listener's pair proven as serve proves it, upstream.caFile parsed). Each problem keeps SPEC's `path: message` and names its file and, for YAML, line:column.
 // Warnings (things serve accepts but an operator should know: a stray token file, keys expiring or due
 // for rotation) are a separate list and never make the check fail.
 import { readFileSync } from 'node:fs';
@@ -13,6 +13,12 @@ import { parseWithPositions, positionOf, yamlErrorMessage, type Position, type Y
 import { parseCredentials } from './credentials/document-load.js';
 import { judgedKeys, lifecycleWarnings } from './credentials/lifecycle-warnings.js';
 import type { CredentialsSnapshot } from './credentials/snapshot.js';
+import { loadPemPair } from './tls/pem-pair.js';
+import { readUpstreamCa } from './tls/upstream-ca.js';
+
+// A renewal that has not happened this close to expiry is probably failing (cert-manager renews a
+// 90-day certificate 30 days ahead); a warning, as serve still serves it.
+const CERTIFICATE_EXPIRY_WARNING_MS = 7 * 24 * 3600 * 1000;
 
 /** One problem or warning: `path: message`, the file it is about, and where in that file. */
 export interface Finding {
@@ -85,6 +91,26 @@ function tokenFindings(config: ProxyConfig, source: YamlText): { problems: Findi
   return { problems, warnings };
 }
 
+/** The TLS files serve reads at start: the listener's pair (readable, PEM, matching, not expired) and the upstream CA. */
+function tlsFindings(config: ProxyConfig, source: YamlText): { problems: Finding[]; warnings: Finding[] } {
+  const at = (text: string): Finding => ({ text, file: config.configFile, at: positionOf(source, text) });
+  const problems: Finding[] = [];
+  const warnings: Finding[] = [];
+  const now = Date.now();
+  if (config.tls) {
+    const r = loadPemPair(config.tls, now);
+    if (!r.ok) problems.push(at(r.problem));
+    else if (r.pair.info.notAfter - now < CERTIFICATE_EXPIRY_WARNING_MS) {
+      warnings.push(at(`tls.certFile: the certificate in ${JSON.stringify(config.tls.certFile)} expires ${new Date(r.pair.info.notAfter).toISOString()}, within 7 days`));
+    }
+  }
+  if (config.upstream.caFile !== undefined) {
+    const r = readUpstreamCa(config.upstream.caFile);
+    if (!r.ok) problems.push(at(r.problem));
+  }
+  return { problems, warnings };
+}
+
 /** SPEC §8 rev 2: the keys serve would warn about at load, as `credentials[i].field: message`. */
 function lifecycleFindings(snapshot: CredentialsSnapshot, config: ProxyConfig, file: string, source: YamlText): Finding[] {
   const { expiryWarning, maxAge } = config.credentials;
@@ -115,7 +141,8 @@ export function runCheck(configFile: string, env: NodeJS.ProcessEnv = process.en
   // Without a valid config there is no telling which other files serve would read.
   if (!config || !source) return { problems, warnings: [], summary: '' };
   const tokens = tokenFindings(config, source);
+  const tls = tlsFindings(config, source);
   const credentials = checkCredentials(config, source);
-  const warnings = [...tokens.warnings, ...credentials.warnings];
-  return { problems: [...tokens.problems, ...credentials.problems], warnings, summary: credentials.summary };
+  const warnings = [...tokens.warnings, ...tls.warnings, ...credentials.warnings];
+  return { problems: [...tokens.problems, ...tls.problems, ...credentials.problems], warnings, summary: credentials.summary };
 }

@@ -49,7 +49,7 @@ const CHECK = {
 
 Validates everything serve needs before it serves, without serving: the config, the credentials
 document it names (a control endpoint is not fetched), the token files serve reads (readable, not
-empty). Each problem is one line on stderr, \`path: message (at FILE:LINE:COL)\`; warnings follow as
+empty), the TLS files (certificate and key readable, PEM, matching, not expired; upstream.caFile). Each problem is one line on stderr, \`path: message (at FILE:LINE:COL)\`; warnings follow as
 \`warning: …\` lines and never change the exit code. Exit 0 valid (\`ok: …\` on stdout), 1 invalid.
 
 options:

@@ -4,8 +4,11 @@
 // request arriving on one is answered (503 SERVICE_UNAVAILABLE, `Connection: close`: the handler asks
 // `closing`) rather than reset, and a response still to be written closes its connection after it.
 // Once no request is in flight, or when the time is up (or `hurry()`), every connection is closed.
+// Over TLS the HTTP connection is the TLSSocket ('secureConnection'); TCP connections still in their
+// handshake are tracked apart and cut at the end, since closeAllConnections knows only HTTP ones.
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { HttpSocket } from './pipeline/connection-turn.js';
 import type { Logger } from './telemetry/logger.js';
 
@@ -24,14 +27,23 @@ const POLL_MS = 20;
 export class ListenerDrain {
   #phase: DrainPhase = 'serving';
   readonly #sockets = new Set<HttpSocket>();
+  /** over TLS: every TCP connection, handshake done or not */
+  readonly #tcp = new Set<net.Socket>();
   /** ends the wait in progress (the drain delay, or the wait for in-flight requests) */
   #hurry: (() => void) | undefined;
 
   constructor(private readonly server: http.Server, private readonly logger: Logger) {
-    server.on('connection', (socket: HttpSocket) => {
+    const secure = server instanceof tls.Server;
+    server.on(secure ? 'secureConnection' : 'connection', (socket: HttpSocket) => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
     });
+    if (secure) {
+      server.on('connection', (socket: net.Socket) => {
+        this.#tcp.add(socket);
+        socket.once('close', () => this.#tcp.delete(socket));
+      });
+    }
   }
 
   /** Not serving as usual any more: readiness reports it from the first moment of the drain. */
@@ -65,6 +77,7 @@ export class ListenerDrain {
     if (cut > 0) this.logger.warn({ cut, hurried }, hurried ? 'second signal: cutting the requests still in flight' : 'shutdownTimeout passed: cutting the requests still in flight');
     this.#phase = 'closed';
     this.server.closeAllConnections();
+    for (const socket of this.#tcp) socket.destroy();
     // http.Server#close now only ends its timeout checks: it stopped accepting already.
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

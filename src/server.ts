@@ -1,9 +1,12 @@
 // The client-facing HTTP server: explicit timeouts checked twice a second, header size and count
 // bounds (SPEC §7, §12), `Expect: 100-continue` routed through the same handler so 100 is sent only
 // after the checks, and requests Node's parser refuses answered with the §10 body (400, or 431) and
-// reported (access line, metric) so probing is visible. Plus a listen helper; the SIGTERM drain is
-// listener-drain.ts.
+// reported (access line, metric) so probing is visible. Over TLS (SPEC §12 rev 2) the same server,
+// as an https.Server with every setting above; its certificate reloads are tls/. Plus a listen helper;
+// the SIGTERM drain is listener-drain.ts.
 import http from 'node:http';
+import https from 'node:https';
+import type tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { ListenAddress } from './config/listen.js';
 import { newRequestId } from './pipeline/context.js';
@@ -82,19 +85,28 @@ function onClientError(err: NodeJS.ErrnoException, socket: HttpSocket, report: (
   report({ code, status, requestId, peer });
 }
 
-export function createProxyServer(handler: Handler, limits: ServerLimits, report: (r: ParserRefusal) => void = () => {}): http.Server {
-  const server = http.createServer(
-    {
-      maxHeaderSize: limits.maxHeaderSize,
-      headersTimeout: limits.headersTimeout,
-      requestTimeout: limits.requestTimeout,
-      keepAliveTimeout: limits.keepAliveTimeout,
-      // Checked by the handler instead, so a missing Host gets the §10 body like every other 400.
-      requireHostHeader: false,
-      connectionsCheckingInterval: TIMEOUT_CHECK_MS,
-    },
-    (req, res) => handler(req, res, false),
-  );
+/** `secure`: serve HTTPS with these (a certificate and key proven by tls/pem-pair.ts); else plain HTTP. */
+export function createProxyServer(
+  handler: Handler,
+  limits: ServerLimits,
+  report: (r: ParserRefusal) => void = () => {},
+  secure?: tls.SecureContextOptions,
+): http.Server {
+  const options: http.ServerOptions = {
+    maxHeaderSize: limits.maxHeaderSize,
+    headersTimeout: limits.headersTimeout,
+    requestTimeout: limits.requestTimeout,
+    keepAliveTimeout: limits.keepAliveTimeout,
+    // Checked by the handler instead, so a missing Host gets the §10 body like every other 400.
+    requireHostHeader: false,
+    connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+  };
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => handler(req, res, false);
+  // A handshake is part of getting the headers: Node's default handshakeTimeout (120 s) would let a
+  // silent connection hold a socket (and a shutdown) far longer than headersTimeout allows a request.
+  const server: http.Server = secure
+    ? https.createServer({ ...options, ...secure, handshakeTimeout: limits.headersTimeout }, onRequest)
+    : http.createServer(options, onRequest);
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => handler(req, res, true));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: HttpSocket) => onClientError(err, socket, report));
   // One line more than allowed reaches JavaScript, so the handler can tell "too many" (431) from "all

@@ -1,11 +1,12 @@
 // Reads the proxy config (SPEC §3): YAML → ${VAR} substitution → schema → frozen ProxyConfig.
 // Every problem is collected and reported as `path: message`, so an operator fixes them in one go.
-// Relative file paths are resolved from the config file's folder, not from the working directory.
+// Relative file paths (credentials, token, TLS and CA files) are resolved from the config file's folder,
+// not from the working directory.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { configSchema, type ParsedConfig } from './schema.js';
-import { ProblemsError, formatIssues, readProblem, substituteEnv, yamlProblems } from './problems.js';
+import { ProblemsError, formatIssues, readProblem, showValue, substituteEnv, yamlProblems } from './problems.js';
 import { topologyProblems } from './redis-topology.js';
 
 export interface ProxyConfig extends ParsedConfig {
@@ -33,6 +34,9 @@ export function buildConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv =
   const creds = (substituted as { credentials?: { file?: unknown; url?: unknown } }).credentials;
   if (creds?.file !== undefined && creds.url !== undefined) problems.push('credentials: set either file or url, not both');
   problems.push(...topologyProblems((substituted as { idempotency?: { redis?: unknown } }).idempotency?.redis));
+  if (result.success && result.data.upstream.caFile !== undefined && result.data.upstream.url.protocol !== 'https:') {
+    problems.push(`upstream.caFile: only used with an https:// upstream.url, not ${showValue(result.data.upstream.url.href)}`);
+  }
   if (problems.length > 0 || !result.success) throw new ProblemsError('config', file, problems);
   const dir = path.dirname(file);
   const c = result.data;
@@ -43,7 +47,9 @@ export function buildConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv =
     tokenFile: resolve(c.credentials.tokenFile),
   };
   const admin = { ...c.admin, tokenFile: resolve(c.admin.tokenFile) };
-  return deepFreeze({ ...c, admin, credentials, configFile: file });
+  const upstream = { ...c.upstream, caFile: resolve(c.upstream.caFile) };
+  const tls = c.tls && { ...c.tls, certFile: path.resolve(dir, c.tls.certFile), keyFile: path.resolve(dir, c.tls.keyFile) };
+  return deepFreeze({ ...c, admin, upstream, tls, credentials, configFile: file });
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): ProxyConfig {

@@ -64,8 +64,19 @@ const cidr = z.string().transform((text, ctx) => {
 
 const method = z.string().regex(/^[A-Z]+$/, { message: 'must be an upper-case HTTP method' });
 
+// SPEC §12 rev 2: TLS 1.0 and 1.1 are deprecated (RFC 8996) and refused here, not merely defaulted away.
+const tlsVersion = z.enum(['TLSv1.2', 'TLSv1.3'], { message: 'must be TLSv1.2 or TLSv1.3 (TLSv1 and TLSv1.1 are refused)' });
+
 export const configSchema = z.strictObject({
   listen: listen.prefault('0.0.0.0:8080'),
+  // SPEC §3 rev 2: the client listener over TLS; both PEM files are watched and re-read (tls/).
+  tls: z
+    .strictObject({
+      certFile: z.string().min(1),
+      keyFile: z.string().min(1),
+      minVersion: tlsVersion.default('TLSv1.2'),
+    })
+    .optional(),
   // SPEC §5 rev 2: which keys this proxy accepts (live refuses ck_test_ ids, test ck_live_ ids; see
   // credentials/key-environment.ts), and whether requests a browser made are refused before authentication.
   environment: z.enum(['live', 'test', 'any']).prefault('any'),
@@ -81,6 +92,8 @@ export const configSchema = z.strictObject({
       url: httpUrl.prefault('http://127.0.0.1:3000'),
       timeout: positiveDuration.prefault('30s'),
       connectTimeout: positiveDuration.prefault('5s'),
+      // PEM CA bundle trusted for an https:// upstream INSTEAD of the system roots (load.ts refuses it with http://).
+      caFile: z.string().min(1).optional(),
     })
     .prefault({}),
   trustedProxies: z.array(cidr).nullable().default([]),

@@ -52,6 +52,8 @@ export interface ForwarderConfig {
   readonly url: URL;
   readonly timeoutMs: number;
   readonly connectTimeoutMs: number;
+  /** upstream.caFile's bytes: the only CAs an https:// upstream may chain to */
+  readonly ca?: Buffer | undefined;
 }
 
 export class Forwarder {
@@ -73,7 +75,7 @@ export class Forwarder {
         const x = exchangeOf(req);
         if (x) this.onError(x, err);
       },
-    });
+    }, config.ca);
   }
 
   /** start() as a promise (the idempotency path awaits it). */
@@ -127,7 +129,9 @@ export class Forwarder {
     const socket = proxyReq.socket;
     if (socket && socket.connecting) {
       const t = setTimeout(() => this.abort(x, CONNECT_TIMEOUT), this.config.connectTimeoutMs);
-      socket.once('connect', () => {
+      // An https:// upstream is connected once its certificate is verified: a refused certificate
+      // means nothing was sent (UPSTREAM_UNAVAILABLE, safe to retry), and connectTimeout covers the handshake.
+      socket.once('encrypted' in socket ? 'secureConnect' : 'connect', () => {
         clearTimeout(t);
         x.connected = true;
       });

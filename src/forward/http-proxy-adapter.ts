@@ -134,9 +134,10 @@ export class HttpProxyAdapter {
   private readonly buffered: ServerOptions;
   private readonly onStreamError: (err: Error, req: http.IncomingMessage) => void;
 
-  constructor(url: URL, events: AdapterEvents) {
-    const Agent = url.protocol === 'https:' ? https.Agent : http.Agent;
-    this.agent = new Agent({ keepAlive: true, scheduling: 'lifo', maxFreeSockets: 256 });
+  /** `ca`: the only CAs an https:// upstream's certificate may chain to (upstream.caFile); else the system roots. */
+  constructor(url: URL, events: AdapterEvents, ca?: Buffer) {
+    const agentOptions: https.AgentOptions = { keepAlive: true, scheduling: 'lifo', maxFreeSockets: 256 };
+    this.agent = url.protocol === 'https:' ? new https.Agent(ca ? { ...agentOptions, ca } : agentOptions) : new http.Agent(agentOptions);
     this.options = {
       target: detailedTarget(url),
       agent: this.agent,

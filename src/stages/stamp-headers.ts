@@ -4,7 +4,7 @@
 // by Node; names with `_` are dropped outright because some servers read them as `-`), as are client-IP
 // claims and method/URL overrides, and a `Connection` listing can never remove what the proxy sets or
 // the end-to-end framing. The body framing sent upstream is only what this stage sets. Cannot fail.
-// Reads: req.headers, ctx.credential, ctx.requestId, ctx.clientIp, ctx.peerTrusted.
+// Reads: req.headers, req.socket.encrypted, ctx.credential, ctx.requestId, ctx.clientIp, ctx.peerTrusted.
 // Writes: req.headers (replaced by the upstream's set).
 import type { IncomingHttpHeaders } from 'node:http';
 import { addListedNames } from '../net/connection-listing.js';
@@ -78,9 +78,12 @@ export function stampHeaders(upstreamHost: string): (ctx: RequestContext) => voi
     }
     out['x-request-id'] = ctx.requestId;
     if (ctx.clientIp) out['x-forwarded-for'] = ctx.clientIp.text;
-    // X-Forwarded-Proto is believed only from a trusted proxy (a TLS-terminating ingress), never a client.
+    // X-Forwarded-Proto is believed only from a trusted proxy (a TLS-terminating ingress), never a client;
+    // it says how the client reached that proxy, so it wins over how the proxy reached us. Otherwise it is
+    // this connection's own scheme: https on our TLS listener (a TLSSocket is `encrypted`).
     const proto = from['x-forwarded-proto'];
-    out['x-forwarded-proto'] = ctx.peerTrusted && (proto === 'https' || proto === 'http') ? proto : 'http';
+    const own = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+    out['x-forwarded-proto'] = ctx.peerTrusted && (proto === 'https' || proto === 'http') ? proto : own;
     req.headers = out;
   };
 }

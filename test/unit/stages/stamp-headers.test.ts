@@ -8,7 +8,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { parseIp } from '../../../src/net/ip-match.js';
 import type { RequestContext } from '../../../src/pipeline/context.js';
 import { stampHeaders } from '../../../src/stages/stamp-headers.js';
-import { fakeContext, snapshotOf, type FakeRequest, type HeaderLine } from '../../helpers/fake-context.js';
+import { fakeContext, fakeSocket, snapshotOf, type FakeRequest, type HeaderLine } from '../../helpers/fake-context.js';
 
 const UPSTREAM_HOST = 'upstream.internal:9000';
 const stamp = stampHeaders(UPSTREAM_HOST);
@@ -137,6 +137,18 @@ t.test('X-Forwarded-Proto is believed only from a trusted peer, and only http or
   t.equal(proto('ftp', true), 'http', 'other schemes ignored');
   t.equal(proto('https, https', true), 'http', 'two values ignored');
   t.equal(proto(undefined, true), 'http', 'none sent');
+});
+
+t.test('over the TLS listener X-Forwarded-Proto is https unless a trusted proxy says how its client came', async (t) => {
+  const proto = (value: string | undefined, peerTrusted: boolean): unknown => {
+    const socket = fakeSocket('198.51.100.9');
+    Object.defineProperty(socket, 'encrypted', { value: true });
+    return stamped(value === undefined ? [['Host', 'p']] : [['Host', 'p'], ['X-Forwarded-Proto', value]], { peerTrusted, socket }).out['x-forwarded-proto'];
+  };
+  t.equal(proto(undefined, false), 'https', 'none sent');
+  t.equal(proto('http', false), 'https', 'an untrusted claim is ignored');
+  t.equal(proto('http', true), 'http', 'a trusted proxy reports its client plain HTTP');
+  t.equal(proto('ftp', true), 'https', 'other schemes ignored');
 });
 
 t.test('a chunked body is chunked again; without one no framing is invented', async (t) => {
