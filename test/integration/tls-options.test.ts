@@ -65,6 +65,33 @@ t.test('the default minVersion serves TLS 1.2', async (t) => {
   t.equal(upstream.requests[0]?.headers['x-forwarded-proto'], 'https');
 });
 
+/** Raw bytes over a TLS connection; resolves with everything the proxy answered before closing. */
+function rawTls(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    let answer = '';
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: ca.caPem }, () => socket.write(bytes));
+    socket.setEncoding('utf8').on('data', (c: string) => (answer += c));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', () => undefined);
+    socket.setTimeout(5000, () => socket.destroy());
+  });
+}
+
+t.test('over TLS the listener keeps its limits: too many header lines get 431, a malformed request 400 and a parser_error count', async (t) => {
+  const upstream = await startUpstream();
+  t.teardown(() => upstream.close());
+  const proxy = await proxyWith(t, upstream.url, { tls: { certFile: leaf.certFile, keyFile: leaf.keyFile }, server: { maxHeaderCount: 10 } });
+  const many = Array.from({ length: 11 }, (_, i) => `X-N${i}: ${i}\r\n`).join('');
+  const tooMany = await rawTls(proxy.port, `GET /v1/things HTTP/1.1\r\nHost: p\r\nAuthorization: ${AUTH.authorization}\r\n${many}Connection: close\r\n\r\n`);
+  t.match(tooMany, /^HTTP\/1\.1 431 /, 'more header lines than maxHeaderCount: 431');
+  const malformed = await rawTls(proxy.port, 'GET /v1/things HTTP/1.1\r\nHost: p\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+  t.match(malformed, /^HTTP\/1\.1 400 /, 'malformed framing: 400');
+  const metrics = await scrape(proxy.adminUrl);
+  const parserErrors = [...metrics.matchAll(/^custody_proxy_parser_errors_total\{reason="[^"]+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  t.equal(parserErrors, 1, 'the malformed request is counted as a parser error');
+  t.equal(upstream.requests.length, 0, 'nothing reached the upstream');
+});
+
 t.test('a key that does not match its certificate stops the start, naming both files', async (t) => {
   const start = startProxy({ upstreamUrl: 'http://127.0.0.1:9', credentialsYaml: CREDS, config: { tls: { certFile: leaf.certFile, keyFile: other.keyFile } } });
   const err = await start.then(
