@@ -92,7 +92,8 @@ async function serve(args: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ProblemsError) {
       for (const p of err.problems) process.stderr.write(`${p}\n`);
-      process.stderr.write(`custody-proxy: no valid credentials document (${err.source}); not serving\n`);
+      const what = err.kind === 'credentials' ? 'no valid credentials document' : 'files the config names are unusable';
+      process.stderr.write(`custody-proxy: ${what} (${err.source}); not serving\n`);
       return EXIT_FAILED;
     }
     process.stderr.write(`custody-proxy: ${(err as Error).message}\n`);
