@@ -5,8 +5,10 @@ export interface ListenAddress {
   readonly port: number;
 }
 
+export const LISTEN = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/;
+
 export function parseListen(text: string): ListenAddress | undefined {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
+  const m = LISTEN.exec(text);
   if (!m) return undefined;
   const port = Number(m[3]);
   if (port > 65535) return undefined;

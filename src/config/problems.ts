@@ -67,7 +67,7 @@ export function yamlProblems(doc: Document): string[] {
   });
 }
 
-const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+export const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /** Replaces ${VAR} in every string value (never in keys); unset variables are reported by path. */
 export function substituteEnv(

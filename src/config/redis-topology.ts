@@ -5,7 +5,7 @@
 // credentials.file/url: zod skips object refinements once any field fails, and a bad sibling value
 // must not hide it.
 import { z } from 'zod';
-import { parseListen } from './listen.js';
+import { LISTEN, parseListen } from './listen.js';
 import { showValue } from './problems.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -18,17 +18,24 @@ const node = z.string().transform((text, ctx) => {
     return z.NEVER;
   }
   return addr;
-});
+}).meta({ pattern: LISTEN.source, patternErrorMessage: 'host:port of a Redis node' });
 
 export const redisSchema = z
   .strictObject({
-    url: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' }).optional(),
-    sentinels: z.array(node).min(1).optional(),
-    name: z.string().min(1).optional(),
-    cluster: z.array(node).min(1).optional(),
-    keyPrefix: z.string().prefault('custody-proxy:'),
-    // WAIT for this many replicas after a claim (and a settle) before going on; 0: no WAIT.
-    waitReplicas: z.number().int().min(0).default(0),
+    url: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' }).optional()
+      .describe(`One Redis server (default ${DEFAULT_REDIS_URL}); not with sentinels or cluster.`),
+    sentinels: z.array(node).min(1).optional().describe('Sentinel nodes (host:port), with name.'),
+    name: z.string().min(1).optional().describe('The master\'s name in the Sentinel config (e.g. mymaster); only with sentinels.'),
+    cluster: z.array(node).min(1).optional().describe('Redis Cluster nodes (host:port) to start from.'),
+    keyPrefix: z.string().prefault('custody-proxy:').describe('Prefix of every key the proxy writes.'),
+    waitReplicas: z.number().int().min(0).default(0)
+      .describe('A claim (and a settle) waits until this many replicas have it (WAIT), else keyed 503; 0: no WAIT.'),
+  })
+  // topologyProblems' rules, for editors: at most one topology; name exactly when sentinels.
+  .meta({
+    description: 'The Redis the store (and a redis rate-limit store) uses: url, sentinels + name, or cluster.',
+    not: { anyOf: [{ required: ['url', 'sentinels'] }, { required: ['url', 'cluster'] }, { required: ['sentinels', 'cluster'] }] },
+    dependencies: { sentinels: ['name'], name: ['sentinels'] },
   })
   .transform(({ url, sentinels, name, cluster, keyPrefix, waitReplicas }) => {
     const common = { keyPrefix, waitReplicas };

@@ -2,164 +2,120 @@
 // converted to numbers. zod rather than hand-written checks: it reports every problem with its path in
 // one pass, and the parsed result is typed from the same declaration.
 import { z } from 'zod';
-import { parseDuration, parseSize } from './units.js';
-import { parseListen } from './listen.js';
-import { parseCidr } from '../net/ip-match.js';
-import { showValue } from './problems.js';
+import { cidr, duration, httpUrl, listen, method, positiveDuration, size } from './value-forms.js';
 import { redisSchema } from './redis-topology.js';
 import { failedAuthSchema } from '../ratelimit/rate-limit-schema.js';
 
-
-const duration = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration ${showValue(text)} (use e.g. 500ms, 30s, 5m, 24h, 7d)` });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be greater than 0' });
-
-const size = z.string().transform((text, ctx) => {
-  const bytes = parseSize(text);
-  if (bytes === undefined || bytes <= 0) {
-    ctx.addIssue({ code: 'custom', message: `invalid size ${showValue(text)} (use e.g. 512KiB, 1MiB)` });
-    return z.NEVER;
-  }
-  return bytes;
-});
-
-const listen = z.string().transform((text, ctx) => {
-  const addr = parseListen(text);
-  if (!addr) {
-    ctx.addIssue({ code: 'custom', message: `invalid listen address ${showValue(text)} (use host:port)` });
-    return z.NEVER;
-  }
-  return addr;
-});
-
-const httpUrl = z.string().transform((text, ctx) => {
-  let url: URL | undefined;
-  try {
-    url = new URL(text);
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
-    ctx.addIssue({ code: 'custom', message: `invalid URL ${showValue(text)} (http:// or https://, no query)` });
-    return z.NEVER;
-  }
-  return url;
-});
-
-const cidr = z.string().transform((text, ctx) => {
-  const range = parseCidr(text);
-  if (!range) {
-    ctx.addIssue({ code: 'custom', message: `invalid IP address or CIDR ${showValue(text)}` });
-    return z.NEVER;
-  }
-  return text;
-});
-
-const method = z.string().regex(/^[A-Z]+$/, { message: 'must be an upper-case HTTP method' });
 
 // SPEC §12 rev 2: TLS 1.0 and 1.1 are deprecated (RFC 8996) and refused here, not merely defaulted away.
 const tlsVersion = z.enum(['TLSv1.2', 'TLSv1.3'], { message: 'must be TLSv1.2 or TLSv1.3 (TLSv1 and TLSv1.1 are refused)' });
 
 export const configSchema = z.strictObject({
-  listen: listen.prefault('0.0.0.0:8080'),
+  listen: listen.prefault('0.0.0.0:8080').describe('Client traffic: host:port.'),
   // SPEC §3 rev 2: the client listener over TLS; both PEM files are watched and re-read (tls/).
   tls: z
     .strictObject({
-      certFile: z.string().min(1),
-      keyFile: z.string().min(1),
-      minVersion: tlsVersion.default('TLSv1.2'),
+      certFile: z.string().min(1).describe('PEM certificate (chain) of the client listener, relative to this file\'s folder; re-read when it changes.'),
+      keyFile: z.string().min(1).describe('PEM private key matching certFile (no passphrase), relative to this file\'s folder; re-read when it changes.'),
+      minVersion: tlsVersion.prefault('TLSv1.2').describe('Lowest TLS version accepted: TLSv1.2 or TLSv1.3.'),
     })
-    .optional(),
-  // SPEC §5 rev 2: which keys this proxy accepts (live refuses ck_test_ ids, test ck_live_ ids; see
-  // credentials/key-environment.ts), and whether requests a browser made are refused before authentication.
-  environment: z.enum(['live', 'test', 'any']).prefault('any'),
-  browserRequests: z.enum(['refuse', 'allow']).prefault('refuse'),
+    .optional()
+    .describe('Serve the client listener over HTTPS (SPEC §12); absent: plain HTTP.'),
+  // SPEC §5 rev 2; the key-id rule is in credentials/key-environment.ts.
+  environment: z.enum(['live', 'test', 'any']).prefault('any')
+    .describe('live refuses ck_test_ keys, test refuses ck_live_ keys (401); any accepts both.'),
+  browserRequests: z.enum(['refuse', 'allow']).prefault('refuse')
+    .describe('refuse: a request with Origin, or Sec-Fetch-Mode cors, navigate or no-cors, gets 403 before authentication, without CORS headers.'),
   admin: z
     .strictObject({
-      listen: listen.prefault('0.0.0.0:9090'),
-      tokenFile: z.string().min(1).optional(),
+      listen: listen.prefault('0.0.0.0:9090').describe('The admin listener: /healthz /readyz /metrics /admin/*.'),
+      tokenFile: z.string().min(1).optional()
+        .describe('File holding the Bearer token for /admin/*; without it /admin/* is disabled. Relative to this file\'s folder.'),
     })
     .prefault({}),
   upstream: z
     .strictObject({
-      url: httpUrl.prefault('http://127.0.0.1:3000'),
-      timeout: positiveDuration.prefault('30s'),
-      connectTimeout: positiveDuration.prefault('5s'),
-      // PEM CA bundle trusted for an https:// upstream INSTEAD of the system roots (load.ts refuses it with http://).
-      caFile: z.string().min(1).optional(),
+      url: httpUrl.prefault('http://127.0.0.1:3000').describe('The custody service.'),
+      timeout: positiveDuration.prefault('30s').describe('The whole upstream response; then 504 UPSTREAM_TIMEOUT.'),
+      connectTimeout: positiveDuration.prefault('5s').describe('Connecting to the upstream; then 502 UPSTREAM_UNAVAILABLE.'),
+      caFile: z.string().min(1).optional()
+        .describe('PEM CA bundle trusted for an https:// upstream instead of the system roots, relative to this file\'s folder; read at start. Not with an http:// upstream.'),
     })
     .prefault({}),
-  trustedProxies: z.array(cidr).nullable().default([]),
+  // prefault (an input, parsed) rather than default: an input schema leaves out a transformed type's default.
+  trustedProxies: z.array(cidr).nullable().prefault([])
+    .describe('CIDRs whose X-Forwarded-For is believed (SPEC §6); null or [] believes no one.'),
   credentials: z
     .strictObject({
-      file: z.string().min(1).optional(),
-      url: httpUrl.optional(),
-      pollInterval: positiveDuration.prefault('10s'),
-      tokenFile: z.string().min(1).optional(),
-      // SPEC §8 rev 2: usable keys expiring within expiryWarning, and active keys created more than
-      // maxAge ago (the custody guide: rotate every 90 days), are logged and counted at load and hourly.
-      expiryWarning: positiveDuration.prefault('7d'),
-      maxAge: positiveDuration.prefault('90d'),
+      file: z.string().min(1).optional()
+        .describe('The credentials document, relative to this file\'s folder (default credentials.yaml); watched and hot reloaded. Not with url.'),
+      url: httpUrl.optional().describe('The control endpoint serving the credentials document, instead of file (SPEC §8).'),
+      pollInterval: positiveDuration.prefault('10s').describe('How often url is polled.'),
+      tokenFile: z.string().min(1).optional().describe('File holding the Bearer token sent to url.'),
+      // SPEC §8 rev 2 (the custody guide: rotate every 90 days).
+      expiryWarning: positiveDuration.prefault('7d').describe('Usable keys expiring within this are logged (warn) and counted.'),
+      maxAge: positiveDuration.prefault('90d').describe('Active keys whose createdAt is older than this are due for rotation.'),
     })
+    .meta({ description: 'Where the credentials document comes from: file or url, not both.', not: { required: ['file', 'url'] } })
     .prefault({}),
   idempotency: z
     .strictObject({
-      store: z.enum(['memory', 'redis']).prefault('memory'),
+      store: z.enum(['memory', 'redis']).prefault('memory').describe('memory: one replica; redis: shared by replicas.'),
       redis: redisSchema,
-      ttl: positiveDuration.prefault('24h'),
-      // How long a dead owner's in-flight record blocks duplicates before they get 502 OUTCOME_UNKNOWN.
-      lease: positiveDuration.prefault('10s'),
-      // After a 504, how long the upstream's late answer is still stored in place of the timeout (SPEC §9 rev 2); 0s: never.
-      lateResponseWindow: duration.prefault('5m'),
-      // What a detected store loss does to keyed requests (SPEC §9 rev 2): refuse (503 until acknowledged) or continue.
-      onStoreLoss: z.enum(['refuse', 'continue']).prefault('refuse'),
-      methods: z.array(method).default(['POST', 'PUT', 'PATCH']),
-      required: z.boolean().default(false),
-      maxRequestBytes: size.prefault('1MiB'),
-      maxResponseBytes: size.prefault('1MiB'),
+      ttl: positiveDuration.prefault('24h').describe('How long a completed record is replayed.'),
+      lease: positiveDuration.prefault('10s')
+        .describe('How long a dead owner\'s in-flight record blocks retries, which then get 502 OUTCOME_UNKNOWN.'),
+      lateResponseWindow: duration.prefault('5m')
+        .describe('After a 504, how long the upstream\'s late answer still replaces the stored timeout (SPEC §9); 0s: never.'),
+      onStoreLoss: z.enum(['refuse', 'continue']).prefault('refuse')
+        .describe('After a detected store loss: refuse (keyed 503 until custody-proxy store ack-loss) or continue.'),
+      methods: z.array(method).default(['POST', 'PUT', 'PATCH']).describe('Methods whose Idempotency-Key is honoured.'),
+      required: z.boolean().default(false).describe('true: a keyed method without Idempotency-Key gets 400.'),
+      maxRequestBytes: size.prefault('1MiB').describe('Largest keyed request body; larger gets 413.'),
+      maxResponseBytes: size.prefault('1MiB').describe('Largest upstream response stored for replay.'),
       memory: z
         .strictObject({
-          maxEntries: z.number().int().positive().default(100_000),
-          minTenantShare: z.number().int().positive().default(1000),
-          maxBytes: size.refine((n) => n >= 1024, { message: 'must be at least 1KiB' }).prefault('256MiB'),
+          maxEntries: z.number().int().positive().default(100_000).describe('Most records held.'),
+          minTenantShare: z.number().int().positive().default(1000)
+            .describe('Records each tenant keeps however busy the others are (SPEC §9).'),
+          maxBytes: size.refine((n) => n >= 1024, { message: 'must be at least 1KiB' }).prefault('256MiB')
+            .describe('Most bytes held, at least 1KiB.'),
         })
+        .describe('The memory store\'s bounds (SPEC §9).')
         .prefault({}),
     })
     .prefault({}),
-  // SPEC §13: the limits themselves are in the credentials document; a redis store uses idempotency.redis.
+  // SPEC §13: the limits themselves are in the credentials document.
   rateLimits: z
     .strictObject({
-      store: z.enum(['memory', 'redis']).prefault('memory'),
-      failedAuth: failedAuthSchema.nullable().default(null),
-      onStoreError: z.enum(['allow', 'deny']).prefault('allow'),
+      store: z.enum(['memory', 'redis']).prefault('memory')
+        .describe('memory: per replica; redis: shared, through idempotency.redis and its keyPrefix.'),
+      failedAuth: failedAuthSchema.nullable().prefault(null)
+        .describe('null: off; { limit, window }: failed authentications allowed per client IP, then 429.'),
+      onStoreError: z.enum(['allow', 'deny']).prefault('allow')
+        .describe('Redis down or slow: allow (pass unlimited) or deny (503).'),
     })
     .prefault({}),
   logging: z
     .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info'),
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info')
+        .describe('Least severe log level written (JSON lines on stdout).'),
     })
     .prefault({}),
   server: z
     .strictObject({
-      headersTimeout: positiveDuration.prefault('15s'),
-      requestTimeout: positiveDuration.prefault('60s'),
-      keepAliveTimeout: positiveDuration.prefault('65s'),
-      maxHeaderSize: size.prefault('16KiB'),
+      headersTimeout: positiveDuration.prefault('15s').describe('Receiving a request\'s header block.'),
+      requestTimeout: positiveDuration.prefault('60s').describe('Receiving a whole request.'),
+      keepAliveTimeout: positiveDuration.prefault('65s').describe('An idle keep-alive connection stays open this long.'),
+      maxHeaderSize: size.prefault('16KiB').describe('Larger header blocks get 431.'),
       // Above 1000 Node itself drops header lines silently (SPEC §7), which this bound exists to prevent.
-      maxHeaderCount: z.number().int().min(1).max(1000).default(100),
+      maxHeaderCount: z.number().int().min(1).max(1000).default(100).describe('More header lines get 431 (SPEC §7).'),
     })
+    .describe('Client listener limits.')
     .prefault({}),
-  // SIGTERM (SPEC §12 rev 2): how long the listener keeps serving normally while load balancers see
-  // readiness turn 503; then it stops accepting. 0s: stop accepting at once.
-  drainDelay: duration.prefault('5s'),
-  shutdownTimeout: positiveDuration.prefault('25s'),
+  drainDelay: duration.prefault('5s')
+    .describe('SIGTERM: readiness turns 503 at once and the listener keeps serving this long, then stops accepting; 0s: at once.'),
+  shutdownTimeout: positiveDuration.prefault('25s').describe('Then in-flight requests get this long to finish.'),
 });
 
 export type ParsedConfig = z.output<typeof configSchema>;

@@ -1,9 +1,9 @@
 // Durations (`500ms`, `30s`, `5m`, `24h`, `7d`) and sizes (`512KiB`, `1MiB`) as written in the config (§3).
 // Strict forms only: a typo must be an error, never a silently different number.
 
-const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+export const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-const SIZE = /^(\d+)(B|KiB|MiB|GiB)?$/;
+export const SIZE = /^(\d+)(B|KiB|MiB|GiB)?$/;
 const SIZE_BYTES = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 } as const;
 
 /** Milliseconds, or undefined when the text is not a duration. */

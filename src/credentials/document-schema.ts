@@ -7,6 +7,7 @@ import { SECRET_HASH_PATTERN } from './secret-hash.js';
 import { PATH_PATTERN_PROBLEM, pathPatternProblem } from './permissions.js';
 import { showValue } from '../config/problems.js';
 import { rateLimitSchema } from '../ratelimit/rate-limit-schema.js';
+import { cidrMeta } from '../config/value-forms.js';
 
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2}))?$/;
@@ -28,52 +29,70 @@ const timestamp = z.union([z.string(), z.date()]).transform((v, ctx) => {
     return z.NEVER;
   }
   return ms;
+}).meta({
+  type: 'string',
+  pattern: ISO_TIME.source,
+  patternErrorMessage: 'an RFC 3339 timestamp, e.g. 2026-12-01T00:00:00Z',
 });
 
 const cidr = z.string().refine((s) => parseCidr(s) !== undefined, {
   error: (iss) => `invalid IP address or CIDR ${showValue(iss.input)}`,
-});
+}).meta(cidrMeta);
+
+// pathPatternProblem as a pattern, for editors: segments without `*`, or `*`, and `**` only last.
+const PATH_PATTERN = '^/(?:(?:[^/*]*|\\*)/)*(?:[^/*]*|\\*|\\*\\*)$';
+const allowList = z.array(cidr).nullable().optional();
 
 /** One permission rule (SPEC §4); `keys create --permission` validates with it too. */
 export const permissionRuleSchema = z.strictObject({
-  methods: z.array(z.string().regex(/^(?:[A-Z]+|\*)$/, { message: 'must be an upper-case HTTP method or *' })).min(1),
+  methods: z.array(z.string().regex(/^(?:[A-Z]+|\*)$/, { message: 'must be an upper-case HTTP method or *' })).min(1)
+    .describe('Upper-case HTTP methods, or * for every method.'),
   paths: z
     .array(
       z.string().refine((p) => pathPatternProblem(p) === undefined, {
         error: (iss) => `invalid path pattern ${showValue(iss.input)}: ${pathPatternProblem(String(iss.input)) ?? PATH_PATTERN_PROBLEM}`,
-      }),
+      }).meta({ pattern: PATH_PATTERN, patternErrorMessage: PATH_PATTERN_PROBLEM }),
     )
-    .min(1),
+    .min(1)
+    .describe('Canonical paths: * is one segment, ** (last only) any rest; /v1/vaults does not match /v1/vaults/*.'),
 });
 
 export const STATUSES = ['provisioned', 'active', 'rotated', 'revoked'] as const;
 export type CredentialStatus = (typeof STATUSES)[number];
 
 const tenant = z.strictObject({
-  id: z.string().regex(/^[\x21-\x7e]{1,128}$/, { message: 'must be 1-128 visible ASCII characters' }),
-  name: z.string().optional(),
-  ipAllowList: z.array(cidr).nullable().optional(),
-  // (rev 2) allowlist and permission denials are logged and counted, not enforced (SPEC §6)
-  reportOnly: z.boolean().optional(),
-  rateLimit: rateLimitSchema.nullable().optional(),
+  id: z.string().regex(/^[\x21-\x7e]{1,128}$/, { message: 'must be 1-128 visible ASCII characters' })
+    .describe('Unique; sent to the upstream as X-Tenant-Id.'),
+  name: z.string().optional().describe('For people: shown by tenants list.'),
+  ipAllowList: allowList.describe('Client IPs or CIDRs allowed (SPEC §6); null or []: every IP.'),
+  // (rev 2) SPEC §6
+  reportOnly: z.boolean().optional()
+    .describe('true: allowlist and permission denials are logged and counted, not enforced.'),
+  rateLimit: rateLimitSchema.nullable().optional().describe('All keys of the tenant together (SPEC §13).'),
 });
 
 const credential = z.strictObject({
   keyId: z.string().regex(/^[\x21-\x39\x3b-\x7e]{1,128}$/, {
     message: 'must be 1-128 visible ASCII characters without ":"',
-  }),
-  tenant: z.string().min(1),
-  status: z.enum(STATUSES),
-  secretHash: z.string().regex(SECRET_HASH_PATTERN, { message: 'must be "sha256:" and 64 lowercase hex digits' }),
-  graceUntil: timestamp.optional(),
-  expiresAt: timestamp.optional(),
-  label: z.string().optional(),
-  // (rev 2) written by `keys create`/`rotate`; maxAge (rotation due) is judged from it (SPEC §8)
-  createdAt: timestamp.optional(),
-  // (rev 2) narrows the tenant's list for this key: both must admit the client IP (SPEC §6)
-  ipAllowList: z.array(cidr).nullable().optional(),
-  permissions: z.array(permissionRuleSchema).optional(),
-  rateLimit: rateLimitSchema.nullable().optional(),
+  }).describe('Unique; the part of the bearer token before the first colon (ck_live_… or ck_test_…).'),
+  tenant: z.string().min(1).describe('The id of a tenant in this document.'),
+  status: z.enum(STATUSES).describe('Accepted: active, and rotated until graceUntil.'),
+  secretHash: z.string().regex(SECRET_HASH_PATTERN, { message: 'must be "sha256:" and 64 lowercase hex digits' })
+    .describe('sha256: and the 64 lowercase hex digits of SHA-256 over the secret.'),
+  graceUntil: timestamp.optional().describe('Required when status is rotated: accepted until then.'),
+  expiresAt: timestamp.optional().describe('Refused from then on, whatever the status.'),
+  label: z.string().optional().describe('For people: shown by keys list.'),
+  // (rev 2) SPEC §8
+  createdAt: timestamp.optional().describe('Written by keys create and rotate; credentials.maxAge is judged from it.'),
+  // (rev 2) SPEC §6
+  ipAllowList: allowList.describe('Narrows the tenant\'s list for this key: both must admit the client IP.'),
+  permissions: z.array(permissionRuleSchema).optional()
+    .describe('Method and path rules; absent: every method and path. Anything else gets 403.'),
+  rateLimit: rateLimitSchema.nullable().optional().describe('This key alone (SPEC §13).'),
+}).meta({
+  // crossEntryProblems' rotated rule, for editors.
+  if: { properties: { status: { const: 'rotated' } }, required: ['status'] },
+  then: { required: ['graceUntil'] },
 });
 
 export const documentSchema = z

@@ -15,7 +15,7 @@ export interface Cidr { readonly family: 4 | 6; readonly base: number | bigint; 
 
 // Strict dotted decimal: no octal (`010`), hex, short (`1.2.3`) or integer forms that inet_aton accepts.
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const IPV4 = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
+export const IPV4 = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
 const ALL6 = (1n << 128n) - 1n;
 
 function v4ToNumber(text: string): number {

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../config/units.js';
 import { showValue } from '../config/problems.js';
+import { positiveDurationMeta } from '../config/value-forms.js';
 
 // formatIssues adds the value found ("(got 0)").
 const POSITIVE = 'must be a positive integer';
@@ -17,10 +18,18 @@ export const windowDuration = z.string({ error: 'must be a duration such as 1s, 
       return z.NEVER;
     }
     return ms;
-  });
+  })
+  .meta(positiveDurationMeta);
 
 /** A tenant's or a credential's limit: `limit` requests per `window`, bucket of `burst` (default limit). */
-export const rateLimitSchema = z.strictObject({ limit: count, window: windowDuration, burst: count.optional() });
+export const rateLimitSchema = z.strictObject({
+  limit: count.describe('Requests per window.'),
+  window: windowDuration.describe('The period limit counts over, e.g. 1s or 1m.'),
+  burst: count.optional().describe('Bucket size: requests allowed at once (default limit).'),
+});
 
 /** rateLimits.failedAuth: more than `limit` failed authentications per client IP within `window`. */
-export const failedAuthSchema = z.strictObject({ limit: count, window: windowDuration });
+export const failedAuthSchema = z.strictObject({
+  limit: count.describe('Failed authentications per window.'),
+  window: windowDuration.describe('The period limit counts over, e.g. 1m.'),
+});
