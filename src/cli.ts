@@ -1,4 +1,4 @@
-// The package's bin (SPEC §2): `serve`, `check`, `keys …`, `tenants …`, `store ack-loss`, `--version`, and `--help`
+// The package's bin (SPEC §2): `serve`, `check`, `keys …`, `tenants …`, `schema …`, `store ack-loss`, `--version`, and `--help`
 // on every command. Argument parsing and exit codes only (0 ok, 1 failed, 2 usage error); the work is
 // done by app.ts, config/, keys/ and idempotency/.
 import { configPath, loadConfig, type ProxyConfig } from './config/load.js';
@@ -10,6 +10,7 @@ import { serveUntilSignalled } from './signals.js';
 import { runKeys } from './keys/keys-cli.js';
 import { runTenants } from './keys/tenants-cli.js';
 import { runStore } from './idempotency/store-cli.js';
+import { runSchema } from './config/schema-cli.js';
 import { EXIT_FAILED, EXIT_OK, UsageError, parseCommand, reportError } from './command-line.js';
 
 const USAGE = `usage: custody-proxy <command> [options]
@@ -19,6 +20,7 @@ Commands:
   check            validate the config and everything serve needs, without serving
   keys             create, rotate, activate, revoke, list and prune API keys in a credentials document
   tenants          add tenants, set their IP allowlists and list them in a credentials document
+  schema           print the JSON Schema of the config or the credentials document (for editors)
   store ack-loss   acknowledge an idempotency-store data loss
 
 Options:
@@ -133,12 +135,14 @@ export async function main(argv: string[]): Promise<number> {
         return await runKeys(rest);
       case 'tenants':
         return await runTenants(rest);
+      case 'schema':
+        return runSchema(rest);
       case 'store':
         return await runStore(rest);
       default:
         return topLevel(command);
     }
   } catch (err) {
-    return reportError(`custody-proxy${command === 'serve' || command === 'check' ? ` ${command}` : ''}`, err);
+    return reportError(`custody-proxy${command === 'serve' || command === 'check' || command === 'schema' ? ` ${command}` : ''}`, err);
   }
 }
