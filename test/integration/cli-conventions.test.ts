@@ -37,6 +37,7 @@ const COMMANDS: readonly string[][] = [
   ['tenants', 'add'],
   ['tenants', 'set-allowlist'],
   ['tenants', 'list'],
+  ['schema'],
   ['store'],
   ['store', 'ack-loss'],
 ];
@@ -64,7 +65,7 @@ t.test('bare --help lists every command', async (t) => {
   for (const flag of ['--help', '-h', 'help']) {
     const r = await cli(flag);
     t.equal(r.code, 0, `${flag}: exit 0`);
-    for (const command of ['serve', 'check', 'keys', 'tenants', 'store ack-loss', '--version']) t.match(r.stdout, command, `${flag} lists ${command}`);
+    for (const command of ['serve', 'check', 'keys', 'tenants', 'schema', 'store ack-loss', '--version']) t.match(r.stdout, command, `${flag} lists ${command}`);
   }
 });
 
@@ -86,6 +87,9 @@ const USAGE_ERRORS: ReadonlyArray<readonly [string, string[], RegExp]> = [
   ['keys revoke: two KEYIDs', ['keys', 'revoke', 'ck_live_one', 'ck_live_two', '--file', CREDS], /ck_live_two/],
   ['keys activate: no --file', ['keys', 'activate', 'ck_live_one'], /--file/],
   ['keys list: an argument', ['keys', 'list', 'x', '--file', CREDS], /"x"/],
+  ['schema: no document', ['schema'], /DOCUMENT/],
+  ['schema: unknown document', ['schema', 'values'], /"values".*config or credentials/],
+  ['schema: two documents', ['schema', 'config', 'credentials'], /"credentials"/],
   ['store: no subcommand', ['store'], /ack-loss/],
   ['store ack-loss: unknown flag', ['store', 'ack-loss', '--bogus'], /--bogus/],
 ];
