@@ -32,6 +32,7 @@ export const configSchema = z.strictObject({
       tokenFile: z.string().min(1).optional()
         .describe('File holding the Bearer token for /admin/*; without it /admin/* is disabled. Relative to this file\'s folder.'),
     })
+    .describe('The admin listener (SPEC §11).')
     .prefault({}),
   upstream: z
     .strictObject({
@@ -41,6 +42,7 @@ export const configSchema = z.strictObject({
       caFile: z.string().min(1).optional()
         .describe('PEM CA bundle trusted for an https:// upstream instead of the system roots, relative to this file\'s folder; read at start. Not with an http:// upstream.'),
     })
+    .describe('The custody service behind the proxy.')
     .prefault({}),
   // prefault (an input, parsed) rather than default: an input schema leaves out a transformed type's default.
   trustedProxies: z.array(cidr).nullable().prefault([])
@@ -84,6 +86,7 @@ export const configSchema = z.strictObject({
         .describe('The memory store\'s bounds (SPEC §9).')
         .prefault({}),
     })
+    .describe('Idempotent writes (SPEC §9): requests with an Idempotency-Key are executed once and replayed.')
     .prefault({}),
   // SPEC §13: the limits themselves are in the credentials document.
   rateLimits: z
@@ -95,12 +98,14 @@ export const configSchema = z.strictObject({
       onStoreError: z.enum(['allow', 'deny']).prefault('allow')
         .describe('Redis down or slow: allow (pass unlimited) or deny (503).'),
     })
+    .describe('Rate limits (SPEC §13).')
     .prefault({}),
   logging: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).prefault('info')
-        .describe('Least severe log level written (JSON lines on stdout).'),
+        .describe('Least severe level written.'),
     })
+    .describe('Logs: JSON lines on stdout.')
     .prefault({}),
   server: z
     .strictObject({

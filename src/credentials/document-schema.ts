@@ -97,8 +97,8 @@ const credential = z.strictObject({
 
 export const documentSchema = z
   .strictObject({
-    tenants: z.array(tenant),
-    credentials: z.array(credential),
+    tenants: z.array(tenant).describe('The tenants (SPEC §4), each with its IP allowlist.'),
+    credentials: z.array(credential).describe('The API keys: hashed secrets, status and limits of each.'),
   });
 
 const field = (v: unknown, k: string): unknown => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined);

@@ -31,3 +31,20 @@ t.test('the output is stable: pretty JSON, one final newline, the same text on e
     t.match(JSON.parse(text), { $schema: 'http://json-schema.org/draft-07/schema#', $id: /\.schema\.json$/, title: /custody-proxy/ });
   }
 });
+
+interface Node { properties?: Record<string, Node>; items?: Node; anyOf?: Node[]; description?: string }
+
+function undescribed(node: Node, at: string, out: string[]): string[] {
+  for (const [key, child] of Object.entries(node.properties ?? {})) {
+    const where = at === '' ? key : `${at}.${key}`;
+    if (child.description === undefined) out.push(where);
+    undescribed(child, where, out);
+  }
+  if (node.items) undescribed(node.items, `${at}[]`, out);
+  for (const branch of node.anyOf ?? []) undescribed(branch, at, out);
+  return out;
+}
+
+t.test('every setting has a description (the editor\'s hover text): .describe() it in the zod schema', async (t) => {
+  for (const kind of DOCUMENT_KINDS) t.same(undescribed(JSON.parse(renderJsonSchema(kind)) as Node, '', []), [], kind);
+});
