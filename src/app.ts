@@ -34,7 +34,7 @@ import { readTokenFile } from './config/token-file.js';
 import { createAdminServer } from './admin/admin-server.js';
 import { createProxyServer, listen } from './server.js';
 import { ListenerDrain } from './listener-drain.js';
-import { prepareListenerTls } from './tls/tls-listener.js';
+import { prepareListenerTls, type ListenerTls } from './tls/tls-listener.js';
 import { upstreamCaAtStart } from './tls/upstream-ca.js';
 
 export interface AppOptions {
@@ -151,9 +151,20 @@ function wiring(config: ProxyConfig, options: AppOptions): Wiring {
   return { config, logger, accessLog, metrics, registry, lifecycle };
 }
 
+/** The client listener (plain or TLS) with its request handler and its drain (SPEC §12). */
+function clientListener(w: Wiring, path: { stages: Stage[]; terminal: Terminal }, listenerTls: ListenerTls | undefined): { proxyServer: http.Server; drain: ListenerDrain } {
+  const { config, registry, logger, accessLog, metrics } = w;
+  const isClosing = (): boolean => drain.closing;
+  const handler = createHandler({ registry, ...path, logger, accessLog, metrics, isClosing, maxHeaderCount: config.server.maxHeaderCount });
+  const proxyServer = createProxyServer(handler, config.server, (refusal) => recordRefusal(refusal, accessLog, metrics), listenerTls?.options);
+  listenerTls?.attach(proxyServer);
+  const drain = new ListenerDrain(proxyServer, logger);
+  return { proxyServer, drain };
+}
+
 export async function startApp(config: ProxyConfig, options: AppOptions = {}): Promise<App> {
   const w = wiring(config, options);
-  const { logger, accessLog, metrics, registry } = w;
+  const { logger, metrics, registry } = w;
   // The files a bad config names stop the start before anything is watched or connected.
   const listenerTls = config.tls ? prepareListenerTls(config.tls, config.configFile, logger, metrics.registry) : undefined;
   const ca = upstreamCaAtStart(config.upstream.caFile, config.configFile);
@@ -163,12 +174,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
   const storeHealth = new StoreHealth(store, (up) => metrics.storeUp.set(up ? 1 : 0));
   metrics.scrapeChecks.storeUp = () => storeHealth.check();
   const limiters = await createLimiters(config, logger, metrics);
-  const { stages, terminal } = requestPath(w, forwarder, store, limiters);
-  const isClosing = (): boolean => drain.closing;
-  const handler = createHandler({ registry, stages, terminal, logger, accessLog, metrics, isClosing, maxHeaderCount: config.server.maxHeaderCount });
-  const proxyServer = createProxyServer(handler, config.server, (refusal) => recordRefusal(refusal, accessLog, metrics), listenerTls?.options);
-  listenerTls?.attach(proxyServer);
-  const drain = new ListenerDrain(proxyServer, logger);
+  const { proxyServer, drain } = clientListener(w, requestPath(w, forwarder, store, limiters), listenerTls);
   metrics.scrapeChecks.ready = () => registry.current !== undefined && !drain.stopping;
   const adminServer = adminListener(w, source, store, storeHealth, drain);
   const proxyAddress = await listen(proxyServer, config.listen);
