@@ -25,11 +25,13 @@ const CASES: Record<string, LimiterTest> = {
     t.ok(refusal && refusal.waitMs > 0 && refusal.waitMs <= 500, `wait ${refusal?.waitMs} ms is at most one interval (500 ms)`);
   },
   'burst defaults to limit; a refused bucket admits again once its interval has passed': async (t, limiter, name) => {
-    const b = keyBucket(name, 'ck_a', { limit: 3, window: 600 });
+    // An interval of 1 s, so that a loaded machine stalling between two calls (CI ran it with 150 ms of
+    // slack and lost) cannot let a second interval pass unnoticed.
+    const b = keyBucket(name, 'ck_a', { limit: 3, window: 3000 });
     t.equal(b.burst, 3);
     t.equal(await admitted(limiter, [b], 4), 3, 'limit admitted, the next refused');
-    await sleep(250);
-    t.equal(await limiter.take([b]), undefined, 'one interval (200 ms) later: admitted');
+    await sleep(1050);
+    t.equal(await limiter.take([b]), undefined, 'one interval (1 s) later: admitted');
     t.not(await limiter.take([b]), undefined, 'and only one');
   },
   'two buckets are charged together or not at all': async (t, limiter, name) => {

@@ -87,8 +87,9 @@ t.test('over TLS the listener keeps its limits: too many header lines get 431, a
   const malformed = await rawTls(proxy.port, 'GET /v1/things HTTP/1.1\r\nHost: p\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
   t.match(malformed, /^HTTP\/1\.1 400 /, 'malformed framing: 400');
   const metrics = await scrape(proxy.adminUrl);
-  const parserErrors = [...metrics.matchAll(/^custody_proxy_parser_errors_total\{reason="[^"]+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
-  t.equal(parserErrors, 1, 'the malformed request is counted as a parser error');
+  // By its reason: Node 24's parser refuses the header lines past maxHeadersCount itself (HPE_HEADER_OVERFLOW,
+  // also a 431 and also counted), where Node 20 cuts the list and the handler answers.
+  t.equal(sampleValue(metrics, 'custody_proxy_parser_errors_total', '{reason="HPE_INVALID_TRANSFER_ENCODING"}'), 1, 'the malformed request is counted as a parser error');
   t.equal(upstream.requests.length, 0, 'nothing reached the upstream');
 });
 
