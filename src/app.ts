@@ -170,7 +170,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
   const ca = upstreamCaAtStart(config.upstream.caFile, config.configFile);
   const source = await startCredentialSource(config, registry, logger, metrics);
   const forwarder = new Forwarder({ url: config.upstream.url, timeoutMs: config.upstream.timeout, connectTimeoutMs: config.upstream.connectTimeout, ca });
-  const store = await createStore(config.idempotency, logger, metrics);
+  const store = await createStore(config.idempotency, config.configFile, logger, metrics);
   const storeHealth = new StoreHealth(store, (up) => metrics.storeUp.set(up ? 1 : 0));
   metrics.scrapeChecks.storeUp = () => storeHealth.check();
   const limiters = await createLimiters(config, logger, metrics);

@@ -1,7 +1,9 @@
 // `custody-proxy check` (SPEC §2 rev 2): everything `serve` needs before it serves, checked offline.
 // The config; the credentials document it names (a control endpoint is not fetched); the token files
 // serve reads (admin.tokenFile, and credentials.tokenFile with a control endpoint), readable and
-// non-empty; the TLS files (the listener's pair proven as serve proves it, upstream.caFile parsed). Each problem keeps SPEC's `path: message` and names its file and, for YAML, line:column.
+// non-empty; the TLS files (the listener's pair proven as serve proves it, upstream.caFile and
+// idempotency.redis.caFile parsed). Each problem keeps SPEC's `path: message` and names its file and,
+// for YAML, line:column.
 // Warnings (things serve accepts but an operator should know: a stray token file, keys expiring or due
 // for rotation) are a separate list and never make the check fail.
 import { readFileSync } from 'node:fs';
@@ -14,7 +16,8 @@ import { parseCredentials } from './credentials/document-load.js';
 import { judgedKeys, lifecycleWarnings } from './credentials/lifecycle-warnings.js';
 import type { CredentialsSnapshot } from './credentials/snapshot.js';
 import { loadPemPair } from './tls/pem-pair.js';
-import { readUpstreamCa } from './tls/upstream-ca.js';
+import { readCaFile, readUpstreamCa } from './tls/upstream-ca.js';
+import { REDIS_CA_PATH } from './idempotency/redis-ca.js';
 
 // A renewal that has not happened this close to expiry is probably failing (cert-manager renews a
 // 90-day certificate 30 days ahead); a warning, as serve still serves it.
@@ -106,6 +109,11 @@ function tlsFindings(config: ProxyConfig, source: YamlText): { problems: Finding
   }
   if (config.upstream.caFile !== undefined) {
     const r = readUpstreamCa(config.upstream.caFile);
+    if (!r.ok) problems.push(at(r.problem));
+  }
+  const redisCa = config.idempotency.redis.caFile;
+  if (redisCa !== undefined) {
+    const r = readCaFile(redisCa, REDIS_CA_PATH);
     if (!r.ok) problems.push(at(r.problem));
   }
   return { problems, warnings };

@@ -1,6 +1,6 @@
 // Reads the proxy config (SPEC §3): YAML → ${VAR} substitution → schema → frozen ProxyConfig.
 // Every problem is collected and reported as `path: message`, so an operator fixes them in one go.
-// Relative file paths (credentials, token, TLS and CA files) are resolved from the config file's folder,
+// Relative file paths (credentials, token, TLS and CA files, idempotency.redis.caFile) are resolved from the config file's folder,
 // not from the working directory.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -49,7 +49,9 @@ export function buildConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv =
   const admin = { ...c.admin, tokenFile: resolve(c.admin.tokenFile) };
   const upstream = { ...c.upstream, caFile: resolve(c.upstream.caFile) };
   const tls = c.tls && { ...c.tls, certFile: path.resolve(dir, c.tls.certFile), keyFile: path.resolve(dir, c.tls.keyFile) };
-  return deepFreeze({ ...c, admin, upstream, tls, credentials, configFile: file });
+  const { redis } = c.idempotency;
+  const idempotency = redis.caFile === undefined ? c.idempotency : { ...c.idempotency, redis: { ...redis, caFile: resolve(redis.caFile) } };
+  return deepFreeze({ ...c, admin, upstream, tls, credentials, idempotency, configFile: file });
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): ProxyConfig {

@@ -51,10 +51,15 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
 }
 
 // A bad config names the value as well as the path, except for values that came from custom checks
-// (their messages already quote it), for whole objects, and for a secretHash: a near-miss hash is
-// still a hash, and problems reach logs and the admin API's reload answer.
+// (their messages already quote it), for whole objects, and for secrets: a near-miss hash is still a
+// hash, a Redis password is a password and a Redis URL may hold one, and problems reach logs and the
+// admin API's reload answer.
+const SECRET_FIELDS = new Set<PathPart>(['secretHash', 'password', 'sentinelPassword']);
+const isSecret = (at: readonly PathPart[]): boolean =>
+  SECRET_FIELDS.has(at.at(-1) ?? '') || (at.at(-1) === 'url' && at.at(-2) === 'redis');
+
 function describeInput(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'custom' || !('input' in issue) || issue.path.at(-1) === 'secretHash') return '';
+  if (issue.code === 'custom' || !('input' in issue) || isSecret(issue.path)) return '';
   const input: unknown = issue.input;
   if (input === null || ['string', 'number', 'boolean'].includes(typeof input)) return ` (got ${JSON.stringify(input)})`;
   return '';

@@ -1,12 +1,16 @@
 // `idempotency.redis` (SPEC §3, §9 rev 2): which Redis the store talks to, one of a single server
 // (`url`), Sentinel (`sentinels` + `name`) or Cluster (`cluster`), plus `keyPrefix` and
-// `waitReplicas`. The parsed value names only the topology in use, so the store never guesses.
-// "Exactly one topology" is a whole-section rule checked on the input (topologyProblems), like
-// credentials.file/url: zod skips object refinements once any field fails, and a bad sibling value
-// must not hide it.
+// `waitReplicas`, and for Sentinel and Cluster how to log in and whether to speak TLS (a single
+// server's URL already carries both: redis://user:password@host, rediss://). The parsed value names
+// only the topology in use, so the store never guesses. Rules that span keys are checked on the input
+// (redis-rules.ts), like credentials.file/url: zod skips object refinements once any field fails, and
+// a bad sibling value must not hide them.
 import { z } from 'zod';
 import { LISTEN, parseListen } from './listen.js';
 import { showValue } from './problems.js';
+import { REDIS_RULES_META } from './redis-rules.js';
+
+export { topologyProblems } from './redis-rules.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -20,49 +24,49 @@ const node = z.string().transform((text, ctx) => {
   return addr;
 }).meta({ pattern: LISTEN.source, patternErrorMessage: 'host:port of a Redis node' });
 
+const secret = z.string().min(1).optional();
+
 export const redisSchema = z
   .strictObject({
     url: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' }).optional()
-      .describe(`One Redis server (default ${DEFAULT_REDIS_URL}); not with sentinels or cluster.`),
+      .describe(`One Redis server (default ${DEFAULT_REDIS_URL}); not with sentinels or cluster. User and password go in it (redis://user:password@host:6379), rediss:// for TLS.`),
     sentinels: z.array(node).min(1).optional().describe('Sentinel nodes (host:port), with name.'),
     name: z.string().min(1).optional().describe('The master\'s name in the Sentinel config (e.g. mymaster); only with sentinels.'),
     cluster: z.array(node).min(1).optional().describe('Redis Cluster nodes (host:port) to start from.'),
+    username: z.string().min(1).optional()
+      .describe('Sentinel or Cluster: the ACL user the data nodes are logged in as (with password); without it, the default user.'),
+    password: secret
+      .describe('Sentinel or Cluster: the data nodes\' password (requirepass, or the ACL user\'s); give it as "${VAR}". One server: in the url.'),
+    sentinelUsername: z.string().min(1).optional()
+      .describe('Sentinel: the ACL user the sentinels are logged in as (with sentinelPassword).'),
+    sentinelPassword: secret
+      .describe('Sentinel: the sentinels\' own password (their requirepass), when they have one; give it as "${VAR}".'),
+    tls: z.boolean().default(false)
+      .describe('Sentinel or Cluster: TLS to every node (data nodes and sentinels). One server: use a rediss:// url.'),
+    caFile: z.string().min(1).optional()
+      .describe('PEM CA bundle the Redis certificates must chain to, instead of the system roots; with tls: true or a rediss:// url. Relative to this file\'s folder; read at start.'),
     keyPrefix: z.string().prefault('custody-proxy:').describe('Prefix of every key the proxy writes.'),
     waitReplicas: z.number().int().min(0).default(0)
       .describe('A claim (and a settle) waits until this many replicas have it (WAIT), else keyed 503; 0: no WAIT.'),
   })
-  // topologyProblems' rules, for editors: at most one topology; name exactly when sentinels.
-  .meta({
-    description: 'The Redis the store (and a redis rate-limit store) uses: url, sentinels + name, or cluster.',
-    not: { anyOf: [{ required: ['url', 'sentinels'] }, { required: ['url', 'cluster'] }, { required: ['sentinels', 'cluster'] }] },
-    dependencies: { sentinels: ['name'], name: ['sentinels'] },
-  })
-  .transform(({ url, sentinels, name, cluster, keyPrefix, waitReplicas }) => {
-    const common = { keyPrefix, waitReplicas };
-    // topologyProblems has already refused more than one of them, and sentinels without a name.
-    if (sentinels) return { sentinels, name: name ?? '', ...common };
-    if (cluster) return { cluster, ...common };
-    return { url: url ?? DEFAULT_REDIS_URL, ...common };
+  .meta({ description: 'The Redis the store (and a redis rate-limit store) uses: url, sentinels + name, or cluster.', ...REDIS_RULES_META })
+  .transform((r) => {
+    const common = { keyPrefix: r.keyPrefix, waitReplicas: r.waitReplicas };
+    // Only what was given: a parsed section (and what `check` or a test prints of it) carries no empty keys.
+    const login = defined({ username: r.username, password: r.password, tls: r.tls || undefined, caFile: r.caFile });
+    // topologyProblems has already refused more than one topology, sentinels without a name, and
+    // login keys the topology does not take.
+    if (r.sentinels) {
+      const sentinelLogin = defined({ sentinelUsername: r.sentinelUsername, sentinelPassword: r.sentinelPassword });
+      return { sentinels: r.sentinels, name: r.name ?? '', ...login, ...sentinelLogin, ...common };
+    }
+    if (r.cluster) return { cluster: r.cluster, ...login, ...common };
+    return { url: r.url ?? DEFAULT_REDIS_URL, ...defined({ caFile: r.caFile }), ...common };
   })
   .prefault({});
 
-const TOPOLOGY_KEYS = ['url', 'sentinels', 'cluster'] as const;
-
-/** Problems of the raw `idempotency.redis` section that span its keys (`path: message`). */
-export function topologyProblems(raw: unknown): string[] {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return [];
-  const section = raw as Record<string, unknown>;
-  const at = 'idempotency.redis';
-  const given = TOPOLOGY_KEYS.filter((k) => section[k] !== undefined);
-  const problems: string[] = [];
-  if (given.length > 1) {
-    problems.push(`${at}: set only one of url (one server), sentinels (Sentinel) or cluster (Cluster), not ${given.join(' and ')}`);
-  }
-  if (section['sentinels'] !== undefined && section['name'] === undefined) {
-    problems.push(`${at}.name: required with sentinels (the master's name in the Sentinel config, e.g. mymaster)`);
-  }
-  if (section['name'] !== undefined && section['sentinels'] === undefined) {
-    problems.push(`${at}.name: only used with sentinels (got ${showValue(section['name'])})`);
-  }
-  return problems;
+function defined<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
+
+export type RedisConfig = z.output<typeof redisSchema>;

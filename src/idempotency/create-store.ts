@@ -4,10 +4,17 @@ import type { Logger } from '../telemetry/logger.js';
 import { countIdempotency, type Metrics } from '../telemetry/metrics.js';
 import type { ParsedConfig } from '../config/schema.js';
 import { MemoryStore } from './memory-store.js';
+import { redisAtStart } from './redis-ca.js';
+import { atMostEvery } from './redis-problems.js';
 import type { IdempotencyStore } from './store.js';
 
-export async function createStore(config: ParsedConfig['idempotency'], logger: Logger, metrics: Metrics): Promise<IdempotencyStore> {
+/** How often a wrong Redis login or certificate is logged while it keeps failing every reconnect. */
+export const SETUP_PROBLEM_LOG_MS = 10_000;
+
+/** `configFile` anchors problems of idempotency.redis.caFile, which is read here, at start. */
+export async function createStore(config: ParsedConfig['idempotency'], configFile: string, logger: Logger, metrics: Metrics): Promise<IdempotencyStore> {
   if (config.store === 'redis') {
+    const redis = redisAtStart(config.redis, configFile);
     // Loaded only here: ioredis and its dependencies add about 1 MB of heap and their load time to every
     // process, and a proxy on the memory store never uses them.
     const { RedisStore } = await import('./redis-store.js');
@@ -21,7 +28,11 @@ export async function createStore(config: ParsedConfig['idempotency'], logger: L
           : 'idempotency store lost its records: continuing (onStoreLoss: continue); retries of earlier keys may execute again',
       );
     };
-    return new RedisStore({ ...config.redis, loss: { mode, ttlMs: config.ttl, onLoss } });
+    const onSetupProblem = atMostEvery(SETUP_PROBLEM_LOG_MS, (problem) => logger.error(
+      { problem },
+      'idempotency store cannot use Redis: keyed requests get 503 until idempotency.redis (login or TLS) is fixed',
+    ));
+    return new RedisStore({ ...redis, loss: { mode, ttlMs: config.ttl, onLoss }, onSetupProblem });
   }
   logger.warn(
     'idempotency store is memory: duplicates are caught only within this one process; use store: redis when running more than one replica',

@@ -1,7 +1,9 @@
 // The ioredis client for the Redis store (SPEC §9 rev 2 topologies): one server, Sentinel or Cluster,
-// all with the same fail-closed settings; and the one write that depends on the connection: a script
+// all with the same fail-closed settings and, for Sentinel and Cluster, the login and TLS of the config
+// (a single server's URL carries its own); and the one write that depends on the connection: a script
 // followed by WAIT, which must run on the connection that carried the script (WAIT counts the
 // replicas that have this connection's writes), so in a Cluster on the master of the key's slot.
+import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from './store.js';
 
@@ -10,11 +12,22 @@ export interface RedisNode {
   readonly port: number;
 }
 
+/** How Sentinel and Cluster nodes are logged in and reached (SPEC §3 idempotency.redis). */
+export interface RedisLogin {
+  /** ACL user of the data nodes; only with password */
+  readonly username?: string;
+  readonly password?: string;
+  /** TLS to every node, data nodes and sentinels */
+  readonly tls?: boolean;
+  /** caFile's bytes: the only CAs the nodes' certificates may chain to (else the system roots) */
+  readonly ca?: Buffer;
+}
+
 /** Exactly one of these; the config (redis-topology.ts) has already refused anything else. */
 export type RedisTopology =
-  | { readonly url: string }
-  | { readonly sentinels: readonly RedisNode[]; readonly name: string }
-  | { readonly cluster: readonly RedisNode[] };
+  | { readonly url: string; readonly ca?: Buffer }
+  | ({ readonly sentinels: readonly RedisNode[]; readonly name: string; readonly sentinelUsername?: string; readonly sentinelPassword?: string } & RedisLogin)
+  | ({ readonly cluster: readonly RedisNode[] } & RedisLogin);
 
 export type RedisClient = Redis | Cluster;
 
@@ -37,31 +50,30 @@ function serverOptions(timeoutMs: number) {
 
 const retryStrategy = (attempt: number): number => Math.min(100 * attempt, 2000);
 
+/** Node's TLS options for `tls: true`: the config's CA instead of the system roots, when given. */
+function tlsOf(login: RedisLogin): ConnectionOptions | undefined {
+  if (!login.tls) return undefined;
+  return login.ca ? { ca: login.ca } : {};
+}
+
+/** The data nodes' login; AUTH is sent only with a password (ioredis ignores a lone username). */
+const authOf = (login: RedisLogin): Pick<RedisOptions, 'username' | 'password'> =>
+  login.password === undefined ? {} : { username: login.username, password: login.password };
+
 /** A new client (connecting at once) for the topology; every deadline derives from timeoutMs. */
 export function connectRedis(topology: RedisTopology, timeoutMs: number): RedisClient {
+  if ('cluster' in topology) return connectCluster(topology, timeoutMs);
   // Commands issued in one event-loop turn go out in one write (and their replies come back in one
   // read): a keyed POST costs two scripts, and a write per script was most of their cost.
-  const enableAutoPipelining = true;
-  if ('cluster' in topology) {
-    const { enableOfflineQueue, ...perNode } = serverOptions(timeoutMs);
-    return new Cluster(topology.cluster.map((n) => ({ host: n.host, port: n.port })), {
-      // The cluster-level queue; ioredis keeps a node's own queue on (it cannot be turned off), which
-      // only holds commands while that node's connection opens, within commandTimeout.
-      enableOfflineQueue,
-      enableAutoPipelining,
-      clusterRetryStrategy: retryStrategy,
-      // A command whose connection closed may have run: ioredis would re-send it to another node
-      // after this delay (0 turns that off). CLUSTERDOWN ones never ran but would wait past our deadline.
-      retryDelayOnFailover: 0,
-      retryDelayOnClusterDown: 0,
-      slotsRefreshTimeout: timeoutMs,
-      redisOptions: perNode,
-    });
-  }
-  const options: RedisOptions = { ...serverOptions(timeoutMs), enableAutoPipelining, retryStrategy };
+  const options: RedisOptions = { ...serverOptions(timeoutMs), enableAutoPipelining: true, retryStrategy };
   if ('sentinels' in topology) {
+    const tls = tlsOf(topology);
     return new Redis({
       ...options,
+      ...authOf(topology),
+      // ioredis speaks TLS to the master only with enableTLSForSentinelMode; sentinelTLS is for the sentinels.
+      ...(tls && { tls, enableTLSForSentinelMode: true, sentinelTLS: tls }),
+      ...(topology.sentinelPassword !== undefined && { sentinelUsername: topology.sentinelUsername, sentinelPassword: topology.sentinelPassword }),
       sentinels: topology.sentinels.map((n) => ({ host: n.host, port: n.port })),
       name: topology.name,
       sentinelCommandTimeout: timeoutMs,
@@ -70,7 +82,27 @@ export function connectRedis(topology: RedisTopology, timeoutMs: number): RedisC
       failoverDetector: true,
     });
   }
-  return new Redis(topology.url, options);
+  // A rediss:// URL turns TLS on; the options' `tls` (set first) only adds the CA.
+  return new Redis(topology.url, topology.ca ? { ...options, tls: { ca: topology.ca } } : options);
+}
+
+function connectCluster(topology: Extract<RedisTopology, { cluster: unknown }>, timeoutMs: number): Cluster {
+  const { enableOfflineQueue, ...perNode } = serverOptions(timeoutMs);
+  const tls = tlsOf(topology);
+  return new Cluster(topology.cluster.map((n) => ({ host: n.host, port: n.port })), {
+    // The cluster-level queue; ioredis keeps a node's own queue on (it cannot be turned off), which
+    // only holds commands while that node's connection opens, within commandTimeout.
+    enableOfflineQueue,
+    enableAutoPipelining: true,
+    clusterRetryStrategy: retryStrategy,
+    // A command whose connection closed may have run: ioredis would re-send it to another node
+    // after this delay (0 turns that off). CLUSTERDOWN ones never ran but would wait past our deadline.
+    retryDelayOnFailover: 0,
+    retryDelayOnClusterDown: 0,
+    slotsRefreshTimeout: timeoutMs,
+    // Every node (those the slot map names too) is logged in and reached the same way.
+    redisOptions: { ...perNode, ...authOf(topology), ...(tls && { tls }) },
+  });
 }
 
 /** A script as sent by RedisStore: EVALSHA first, EVAL when the server does not hold it. */

@@ -11,6 +11,7 @@ import { StoreUnavailableError } from './store.js';
 import { ClaimUndos } from './claim-undos.js';
 import { ReadyRunner } from './ready-runner.js';
 import { StoreMarker, freshEpoch, type MarkerBackend, type MarkerOptions } from './store-marker.js';
+import { watchSetupProblems, type ProblemReport } from './redis-problems.js';
 import { connectRedis, evalAndWait, notEnough, type RedisClient, type RedisTopology } from './redis-connection.js';
 import type { ClaimOptions, ClaimResult, Completion, Fingerprint, IdempotencyStore } from './store.js';
 
@@ -26,6 +27,8 @@ export interface RedisStoreSettings {
   readonly waitReplicas?: number;
   /** watch for store loss (store-marker.ts); absent: no watching (the ack-loss command) */
   readonly loss?: MarkerOptions;
+  /** told of a wrong login or an untrusted certificate (redis-problems.ts; never holds a password) */
+  readonly onSetupProblem?: ProblemReport;
 }
 
 type Arg = string | Buffer | number;
@@ -67,8 +70,8 @@ export class RedisStore implements IdempotencyStore {
       (u) => this.#scripts.evalBuffer(SCRIPTS.release.lua, 2, ...u.keys, u.token),
       () => !this.#closed && this.#client.status === 'ready',
     );
-    // Without a listener ioredis prints every connection error; failures surface through the runner.
-    this.#client.on('error', () => {});
+    // Failures surface through the runner; a wrong login or certificate is also reported, once per interval.
+    watchSetupProblems(this.#client, options, options.onSetupProblem);
     this.#client.on('ready', () => {
       // Before anything is sent: claims on this connection wait until the marker was read on it.
       this.#marker?.reconnected();

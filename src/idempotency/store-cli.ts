@@ -4,6 +4,7 @@
 import { configPath, loadConfig } from '../config/load.js';
 import { EXIT_FAILED, EXIT_OK, parseCommand, reportError, unknownSubcommand } from '../command-line.js';
 import { ProblemsError } from '../config/problems.js';
+import { redisAtStart } from './redis-ca.js';
 
 const STORE_USAGE = `usage: custody-proxy store <command> [options]
 
@@ -26,18 +27,24 @@ options:
 } as const;
 
 async function ackLoss(file: string): Promise<number> {
-  const idem = loadConfig(file).idempotency;
+  const config = loadConfig(file);
+  const idem = config.idempotency;
   if (idem.store !== 'redis') {
     process.stderr.write('custody-proxy store ack-loss: idempotency.store is memory: there is no shared store loss to acknowledge\n');
     return EXIT_FAILED;
   }
   const { RedisStore } = await import('./redis-store.js');
   // No WAIT: the marker is not a claim, and an operator's acknowledgement should not hang on a replica.
-  const store = new RedisStore({ ...idem.redis, waitReplicas: 0, commandTimeoutMs: 5000 });
+  // A wrong login or certificate only shows as "not connected" otherwise: say which.
+  let problem: string | undefined;
+  const onSetupProblem = (p: string): void => void (problem = p);
+  const store = new RedisStore({ ...redisAtStart(idem.redis, config.configFile), waitReplicas: 0, commandTimeoutMs: 5000, onSetupProblem });
   try {
     await store.ackLoss();
     process.stdout.write(`acknowledged: idempotency store loss (${idem.redis.keyPrefix}); keyed requests resume within a second\n`);
     return EXIT_OK;
+  } catch (err) {
+    throw problem === undefined ? err : new Error(`${err instanceof Error ? err.message : String(err)} (Redis: ${problem})`);
   } finally {
     await store.close();
   }

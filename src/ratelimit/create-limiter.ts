@@ -2,7 +2,10 @@
 // counts among replicas on idempotency.redis (same topology and key prefix; keys `<prefix>rl:…`).
 // Failed-authentication buckets get their own memory limiter: they are keyed by client IP, so a flood
 // of addresses must never evict a tenant's bucket.
-import type { ParsedConfig } from '../config/schema.js';
+import type { ProxyConfig } from '../config/load.js';
+import { SETUP_PROBLEM_LOG_MS } from '../idempotency/create-store.js';
+import { redisAtStart } from '../idempotency/redis-ca.js';
+import { atMostEvery } from '../idempotency/redis-problems.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { MemoryLimiter } from './memory-limiter.js';
@@ -20,13 +23,17 @@ export interface Limiters {
 
 const LOG_EVERY_MS = 10_000;
 
-export async function createLimiters(config: ParsedConfig, logger: Logger, metrics: Metrics): Promise<Limiters> {
+export async function createLimiters(config: ProxyConfig, logger: Logger, metrics: Metrics): Promise<Limiters> {
   const rl = config.rateLimits;
   let limits: Limiter;
   if (rl.store === 'redis') {
     // Loaded only here, as the idempotency store does: a memory-only proxy never loads ioredis.
     const { RedisLimiter } = await import('./redis-limiter.js');
-    limits = new RedisLimiter(config.idempotency.redis);
+    const onSetupProblem = atMostEvery(SETUP_PROBLEM_LOG_MS, (problem) => logger.error(
+      { problem },
+      'rate limit store cannot use Redis: rateLimits.onStoreError decides until idempotency.redis (login or TLS) is fixed',
+    ));
+    limits = new RedisLimiter({ ...redisAtStart(config.idempotency.redis, config.configFile), onSetupProblem });
   } else {
     limits = new MemoryLimiter();
   }

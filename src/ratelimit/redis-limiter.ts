@@ -6,6 +6,7 @@
 import type { RedisClient, RedisTopology } from '../idempotency/redis-connection.js';
 import { connectRedis } from '../idempotency/redis-connection.js';
 import { ReadyRunner } from '../idempotency/ready-runner.js';
+import { watchSetupProblems, type ProblemReport } from '../idempotency/redis-problems.js';
 import type { Bucket } from './bucket.js';
 import { RateLimitStoreError, type Limiter, type Verdict } from './limiter.js';
 import { RATE_LIMIT_LUA, parseReply, type ScriptMode } from './redis-script.js';
@@ -14,6 +15,8 @@ export type RedisLimiterOptions = RedisTopology & {
   readonly keyPrefix: string;
   /** deadline of one check; default 1000 ms (as the idempotency store's) */
   readonly commandTimeoutMs?: number;
+  /** told of a wrong login or an untrusted certificate (never holds a password) */
+  readonly onSetupProblem?: ProblemReport;
 };
 
 /** The command ioredis defines from the script: EVALSHA, and EVAL when the server lacks it (NOSCRIPT). */
@@ -32,8 +35,8 @@ export class RedisLimiter implements Limiter {
   constructor(options: RedisLimiterOptions) {
     this.#prefix = `${options.keyPrefix}rl:`;
     this.#client = connectRedis(options, options.commandTimeoutMs ?? 1000);
-    // Without a listener ioredis prints every connection error; failures surface as rejected checks.
-    this.#client.on('error', () => {});
+    // Failures surface as rejected checks; a wrong login or certificate is also reported.
+    watchSetupProblems(this.#client, options, options.onSetupProblem);
     // Checks wait for the connection (at start, after a reconnect) within the deadline, never in
     // ioredis' offline queue; a closed connection fails them at once (ready-runner.ts).
     const timeoutMs = options.commandTimeoutMs ?? 1000;

@@ -1,32 +1,39 @@
-// `upstream.caFile` (SPEC §3 rev 2): the CA bundle an https:// upstream's certificate must chain to.
-// It REPLACES the system roots (Node's `ca` option does): a private CA's upstream needs nothing else,
-// and a public CA could not then vouch for a look-alike. Read once at start; a new CA needs a restart.
+// The CA bundles the proxy verifies servers with: `upstream.caFile` (SPEC §3 rev 2) for an https://
+// upstream and `idempotency.redis.caFile` for Redis over TLS. A bundle REPLACES the system roots (Node's
+// `ca` option does): a private CA's server needs nothing else, and a public CA could not then vouch
+// for a look-alike. Read once at start; a new CA needs a restart.
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { ProblemsError, readProblem } from '../config/problems.js';
 
 export type CaResult = { readonly ok: true; readonly ca: Buffer } | { readonly ok: false; readonly problem: string };
 
-export function readUpstreamCa(file: string): CaResult {
+/** The PEM bundle at `file`, or a problem naming the config path `at` (e.g. `upstream.caFile`). */
+export function readCaFile(file: string, at: string): CaResult {
   let ca: Buffer;
   try {
     ca = readFileSync(file);
   } catch (err) {
-    return { ok: false, problem: readProblem(file, err, 'upstream.caFile') };
+    return { ok: false, problem: readProblem(file, err, at) };
   }
   try {
     // Parses the first certificate only: enough to tell a PEM bundle from a key or a DER file.
     new X509Certificate(ca);
   } catch {
-    return { ok: false, problem: `upstream.caFile: ${JSON.stringify(file)} holds no PEM certificate` };
+    return { ok: false, problem: `${at}: ${JSON.stringify(file)} holds no PEM certificate` };
   }
   return { ok: true, ca };
 }
 
-/** For serve: the CA bytes, none without caFile, or a ProblemsError that stops the start. */
-export function upstreamCaAtStart(file: string | undefined, configFile: string): Buffer | undefined {
+export const readUpstreamCa = (file: string): CaResult => readCaFile(file, 'upstream.caFile');
+
+/** For serve: the CA bytes, none without a file, or a ProblemsError that stops the start. */
+export function caAtStart(file: string | undefined, at: string, configFile: string): Buffer | undefined {
   if (file === undefined) return undefined;
-  const r = readUpstreamCa(file);
+  const r = readCaFile(file, at);
   if (!r.ok) throw new ProblemsError('config', configFile, [r.problem]);
   return r.ca;
 }
+
+export const upstreamCaAtStart = (file: string | undefined, configFile: string): Buffer | undefined =>
+  caAtStart(file, 'upstream.caFile', configFile);
