@@ -18,7 +18,7 @@ type Doc = Record<string, unknown>;
 
 const configSchema = schemaCheck(jsonSchemaOf('config'));
 const credentialsSchema = schemaCheck(jsonSchemaOf('credentials'));
-const ENV = { CP_URL: 'http://127.0.0.1:3000', CP_HOST: '127.0.0.1', CP_LEVEL: 'debug', CP_N: '5', CP_REDIS: 'redis://127.0.0.1:6379', CP_TEST_UPSTREAM_URL: 'http://127.0.0.1:4000' };
+const ENV = { CP_REDIS_PASSWORD: 'pw', CP_URL: 'http://127.0.0.1:3000', CP_HOST: '127.0.0.1', CP_LEVEL: 'debug', CP_N: '5', CP_REDIS: 'redis://127.0.0.1:6379', CP_TEST_UPSTREAM_URL: 'http://127.0.0.1:4000' };
 
 function proxyConfigProblems(doc: unknown, env: NodeJS.ProcessEnv = ENV): string[] {
   try {
@@ -56,6 +56,9 @@ const ACCEPTED_CONFIGS: ReadonlyArray<readonly [string, Doc]> = [
     server: { headersTimeout: '15s', requestTimeout: '60s', keepAliveTimeout: '65s', maxHeaderSize: '16KiB', maxHeaderCount: 1000 },
     logging: { level: 'silent' }, drainDelay: '0s', shutdownTimeout: '25s',
   }],
+  ['Sentinel with logins and TLS (the helm chart\'s password from the environment)', { idempotency: { store: 'redis', redis: { sentinels: ['10.0.0.5:26379'], name: 'm', username: 'proxy', password: '${CP_REDIS_PASSWORD}', sentinelPassword: '${CP_REDIS_PASSWORD}', tls: true, caFile: 'redis-ca.pem' } } }],
+  ['Cluster with a password, tls false', { idempotency: { store: 'redis', redis: { cluster: ['10.0.0.5:6379'], password: 'pw', tls: false } }, rateLimits: { store: 'memory' } }],
+  ['a rediss:// url with a caFile', { idempotency: { redis: { url: 'rediss://:pw@r:6380', caFile: '/etc/ca.pem' } } }],
   ['redis cluster, failedAuth null, trustedProxies null', { idempotency: { store: 'redis', redis: { cluster: ['10.0.0.5:6379', 'redis-0.redis:6379'] } }, rateLimits: { failedAuth: null }, trustedProxies: null }],
   ['${VAR} in string values (the helm chart\'s redis url)', {
     listen: '${CP_HOST}:8080',
@@ -105,6 +108,9 @@ const REFUSED_CONFIGS: ReadonlyArray<readonly [string, Doc, string[]]> = [
   ['credentials file and url', { credentials: { file: 'c.yaml', url: 'http://x/c' } }, ['credentials']],
   ['two redis topologies', { idempotency: { redis: { url: 'redis://x', cluster: ['x:1'] } } }, ['idempotency.redis']],
   ['sentinels without name', { idempotency: { redis: { sentinels: ['x:26379'] } } }, ['idempotency.redis.name']],
+  ['one server with a login and TLS keys (they go in the url)', { idempotency: { redis: { url: 'redis://x', username: 'u', password: 'p', tls: true, sentinelPassword: 'p' } } },
+    ['idempotency.redis.password', 'idempotency.redis.sentinelPassword', 'idempotency.redis.tls', 'idempotency.redis.username']],
+  ['sentinel login on a Cluster; a user without its password', { idempotency: { redis: { cluster: ['x:1'], username: 'u', sentinelPassword: 'p' } } }, ['idempotency.redis.password', 'idempotency.redis.sentinelPassword']],
   ['a ${VAR} in a number field: the proxy sees the string "5"', { idempotency: { memory: { maxEntries: '${CP_N}' } } }, ['idempotency.memory.maxEntries']],
   ['failedAuth without window', { rateLimits: { failedAuth: { limit: 3 } } }, ['rateLimits.failedAuth.window']],
 ];
@@ -146,6 +152,7 @@ t.test('the CLI fixtures with problems: the schema flags every problem it can ex
 t.test('beyond the schema: only the proxy refuses these (documented in the README)', async (t) => {
   const cases: ReadonlyArray<readonly [string, () => string[], () => string[]]> = [
     ['a duration past the largest safe integer', () => proxyConfigProblems({ idempotency: { ttl: '999999999999d' } }), () => configSchema({ idempotency: { ttl: '999999999999d' } })],
+    ['idempotency.redis.caFile without TLS', () => proxyConfigProblems({ idempotency: { redis: { cluster: ['x:1'], caFile: 'ca.pem' } } }), () => configSchema({ idempotency: { redis: { cluster: ['x:1'], caFile: 'ca.pem' } } })],
     ['a port above 65535', () => proxyConfigProblems({ listen: '0.0.0.0:70000' }), () => configSchema({ listen: '0.0.0.0:70000' })],
     ['IPv6 syntax', () => proxyConfigProblems({ trustedProxies: ['1:2:3'] }), () => configSchema({ trustedProxies: ['1:2:3'] })],
     ['an unset ${VAR}', () => proxyConfigProblems({ upstream: { url: '${CP_UNSET}' } }), () => configSchema({ upstream: { url: '${CP_UNSET}' } })],

@@ -104,3 +104,50 @@ t.test('the topology section is frozen like the rest', async (t) => {
   t.ok(Object.isFrozen(r));
   t.ok('cluster' in r && Object.isFrozen(r.cluster) && Object.isFrozen(r.cluster[0]));
 });
+
+t.test('Sentinel and Cluster take a login and TLS; only what was given is kept', async (t) => {
+  const env = { REDIS_PW: 's3cret-pw', SENTINEL_PW: 'sentinel-pw' };
+  const sentinel = buildConfig({ idempotency: { store: 'redis', redis: {
+    sentinels: ['a:26379'], name: 'm', username: 'proxy', password: '${REDIS_PW}', sentinelUsername: 'watch', sentinelPassword: '${SENTINEL_PW}', tls: true, caFile: 'certs/redis-ca.pem',
+  } } }, FILE, env).idempotency.redis;
+  t.same(sentinel, {
+    sentinels: [{ host: 'a', port: 26379 }], name: 'm', username: 'proxy', password: 's3cret-pw', sentinelUsername: 'watch', sentinelPassword: 'sentinel-pw',
+    tls: true, caFile: path.resolve('/etc/custody-proxy/certs/redis-ca.pem'), keyPrefix: 'custody-proxy:', waitReplicas: 0,
+  }, 'caFile is resolved from the config file\'s folder');
+  t.same(build({ cluster: ['a:6379'], password: 'pw', tls: false }).idempotency.redis, { cluster: [{ host: 'a', port: 6379 }], password: 'pw', keyPrefix: 'custody-proxy:', waitReplicas: 0 }, 'tls: false is the default and is not kept');
+  t.same(build({ url: 'rediss://:pw@r:6380', caFile: '/ca.pem' }).idempotency.redis, { url: 'rediss://:pw@r:6380', caFile: '/ca.pem', keyPrefix: 'custody-proxy:', waitReplicas: 0 }, 'a rediss:// url takes a caFile');
+});
+
+t.test('one server: the login and TLS keys are errors that say they go in the url', async (t) => {
+  for (const redis of [{ url: 'redis://a:6379' }, {}]) {
+    const problems = problemsOf(t, { ...redis, username: 'u', password: 'pw', tls: true });
+    t.match(problemAt(t, problems, 'idempotency.redis.username'), /only with sentinels or cluster.*redis:\/\/user:password@/);
+    t.match(problemAt(t, problems, 'idempotency.redis.password'), /only with sentinels or cluster.*in the url/);
+    t.match(problemAt(t, problems, 'idempotency.redis.tls'), /rediss:\/\//);
+  }
+  t.match(problemAt(t, problemsOf(t, { url: 'redis://a:6379', sentinelPassword: 'pw' }), 'idempotency.redis.sentinelPassword'), /only with sentinels/);
+  t.match(problemAt(t, problemsOf(t, { cluster: ['a:6379'], sentinelUsername: 'u', sentinelPassword: 'pw' }), 'idempotency.redis.sentinelUsername'), /only with sentinels/);
+});
+
+t.test('a user needs its password; caFile needs TLS', async (t) => {
+  t.match(problemAt(t, problemsOf(t, { cluster: ['a:6379'], username: 'u' }), 'idempotency.redis.password'), /required with username/);
+  t.match(problemAt(t, problemsOf(t, { sentinels: ['a:1'], name: 'm', password: 'p', sentinelUsername: 'u' }), 'idempotency.redis.sentinelPassword'), /required with sentinelUsername/);
+  for (const redis of [{ cluster: ['a:6379'], caFile: 'ca.pem' }, { sentinels: ['a:1'], name: 'm', tls: false, caFile: 'ca.pem' }, { url: 'redis://a:6379', caFile: 'ca.pem' }, { caFile: 'ca.pem' }]) {
+    t.match(problemAt(t, problemsOf(t, redis), 'idempotency.redis.caFile'), /only used with TLS/, JSON.stringify(redis));
+  }
+});
+
+t.test('no problem shows a password, whatever is wrong with it', async (t) => {
+  const secret = 'hunter2-secret';
+  const cases: unknown[] = [
+    { url: `redis://:${secret}@a:6379`, password: secret, sentinelPassword: secret, caFile: 'x' },
+    { url: `http://:${secret}@a:6379` },
+    { cluster: ['a:6379'], password: 12345, sentinelPassword: [secret] },
+    { sentinels: ['a:1'], name: 'm', password: '', sentinelPassword: true },
+  ];
+  for (const redis of cases) {
+    const problems = problemsOf(t, redis);
+    t.ok(problems.length > 0, `refused: ${problems.join(' | ')}`);
+    t.notOk(problems.some((p) => p.includes(secret) || p.includes('12345')), 'no password in the problems');
+  }
+});
