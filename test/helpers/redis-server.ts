@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { running, stopChild, track } from './processes.js';
 import { freePort, waitFor } from './waits.js';
 
@@ -31,8 +31,8 @@ export interface PrivateRedis {
 }
 
 /** A fresh connection's PING on 127.0.0.1:`port` (never retried, never queued). */
-export async function redisAnswers(port: number): Promise<boolean> {
-  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 500, retryStrategy: () => null });
+export async function redisAnswers(port: number, login: RedisOptions = {}): Promise<boolean> {
+  const client = new Redis({ ...login, host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 500, retryStrategy: () => null });
   client.on('error', () => {});
   try {
     await client.connect();

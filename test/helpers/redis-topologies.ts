@@ -2,14 +2,16 @@
 // persistence, each in its own temp folder (removed at teardown) and ended by its PID only. A Sentinel
 // group (one master, replicas, sentinels with quorum 1 and short timeouts, so a SIGKILLed master is
 // failed over within a few seconds) and a Cluster of masters (built with `redis-cli --cluster create`),
-// optionally with a replica for one of them.
+// optionally with a replica for one of them. Either may require a password (requirepass, and masterauth
+// so replicas sync; the sentinels their own, and `sentinel auth-pass` for the nodes they watch) and
+// speak TLS only (no plain port; replication, the cluster bus and Sentinel over TLS too).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Test } from 'tap';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { running, stopChild, track } from './processes.js';
 import { freePort, waitFor } from './waits.js';
 import { redisAnswers } from './redis-server.js';
@@ -33,8 +35,37 @@ export async function infoField(client: Redis, section: string, name: string): P
   return new RegExp(`^${name}:(.*)$`, 'm').exec(text)?.[1]?.trim();
 }
 
-function plainClient(t: Test, port: number): Redis {
-  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1000, retryStrategy: () => 200 });
+/** How a node is protected: its requirepass (a data node's also its masterauth) and TLS only. */
+export interface NodeSecurity {
+  readonly password?: string;
+  /** the node serves this leaf on its port (no plain port) and speaks TLS to the other nodes */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
+}
+
+/** A Sentinel group's or Cluster's protection; the sentinels' own password is `sentinelPassword`. */
+export interface TopologySecurity extends NodeSecurity {
+  readonly sentinelPassword?: string;
+}
+
+/** A test client's login for a node protected by `sec`. */
+export const loginOf = (sec: NodeSecurity): RedisOptions => ({
+  ...(sec.password !== undefined && { password: sec.password }),
+  ...(sec.tls && { tls: { ca: readFileSync(sec.tls.caFile) } }),
+});
+
+/** redis.conf lines (a data node's as `--name value` arguments, a sentinel's in its file). */
+function securityLines(port: number, sec: NodeSecurity, dataNode: boolean): Array<[string, string]> {
+  const lines: Array<[string, string]> = [];
+  if (sec.password !== undefined) lines.push(['requirepass', sec.password]);
+  if (sec.password !== undefined && dataNode) lines.push(['masterauth', sec.password]);
+  if (!sec.tls) return [['port', String(port)], ...lines];
+  const { certFile, keyFile, caFile } = sec.tls;
+  return [['port', '0'], ['tls-port', String(port)], ['tls-cert-file', certFile], ['tls-key-file', keyFile], ['tls-ca-cert-file', caFile],
+    ['tls-auth-clients', 'no'], ['tls-replication', 'yes'], ...(dataNode ? [['tls-cluster', 'yes'] as [string, string]] : []), ...lines];
+}
+
+function plainClient(t: Test, port: number, sec: NodeSecurity): Redis {
+  const client = new Redis({ ...loginOf(sec), host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1000, retryStrategy: () => 200 });
   client.on('error', () => {});
   t.teardown(() => client.disconnect());
   return client;
@@ -44,15 +75,16 @@ function plainClient(t: Test, port: number): Redis {
  * Starts `redis-server` (or `redis-server CONF --sentinel` when `sentinelConf` is given) on a free port
  * with `args`; resolves once it answers PING. Killed by PID and its folder removed at t's teardown.
  */
-export async function startRedisNode(t: Test, args: (dir: string) => string[] = () => [], sentinelConf?: (port: number) => string): Promise<RedisNodeProcess> {
+export async function startRedisNode(t: Test, args: (dir: string) => string[] = () => [], sentinelConf?: (port: number) => string, sec: NodeSecurity = {}): Promise<RedisNodeProcess> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'custody-proxy-topo-'));
+  const own = securityLines(port, sec, sentinelConf === undefined);
   // A replica's first sync starts at once (by default a master waits 5 s for more replicas to join it).
-  let argv = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--repl-diskless-sync-delay', '0', ...args(dir)];
+  let argv = [...own.flatMap(([k, v]) => [`--${k}`, v]), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--repl-diskless-sync-delay', '0', ...args(dir)];
   if (sentinelConf) {
     // Sentinel rewrites its config file, so it must be a writable file of its own.
     const conf = path.join(dir, 'sentinel.conf');
-    writeFileSync(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\n${sentinelConf(port)}`);
+    writeFileSync(conf, `${own.map(([k, v]) => `${k} ${v}`).join('\n')}\nbind 127.0.0.1\ndir ${dir}\n${sentinelConf(port)}`);
     argv = [conf, '--sentinel'];
   }
   const child: ChildProcess = spawn('redis-server', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -65,10 +97,10 @@ export async function startRedisNode(t: Test, args: (dir: string) => string[] = 
   });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const client = plainClient(t, port);
+  const client = plainClient(t, port, sec);
   await waitFor(async () => {
     if (!running(child)) throw new Error(`redis-server exited: ${stderr}`);
-    return redisAnswers(port);
+    return redisAnswers(port, loginOf(sec));
   }, 15_000, `redis-server on port ${port}`, 50);
   return {
     port,
@@ -95,12 +127,13 @@ export interface SentinelGroup {
  * 1, 500 ms down-after. Two replicas by default: after a failover the new master still has one, which
  * `waitReplicas: 1` needs.
  */
-export async function startSentinelGroup(t: Test, replicaCount = 2, sentinelCount = 1): Promise<SentinelGroup> {
+export async function startSentinelGroup(t: Test, replicaCount = 2, sentinelCount = 1, sec: TopologySecurity = {}): Promise<SentinelGroup> {
   const name = 'custody-test-master';
-  const master = await startRedisNode(t);
+  const { sentinelPassword, ...dataSec } = sec;
+  const master = await startRedisNode(t, undefined, undefined, dataSec);
   const replicas: RedisNodeProcess[] = [];
   for (let i = 0; i < replicaCount; i++) {
-    const replica = await startRedisNode(t, () => ['--replicaof', '127.0.0.1', String(master.port)]);
+    const replica = await startRedisNode(t, () => ['--replicaof', '127.0.0.1', String(master.port)], undefined, dataSec);
     await waitFor(async () => (await infoField(replica.client, 'replication', 'master_link_status')) === 'up', 15_000, 'the replica to sync');
     replicas.push(replica);
   }
@@ -109,10 +142,12 @@ export async function startSentinelGroup(t: Test, replicaCount = 2, sentinelCoun
     `sentinel down-after-milliseconds ${name} 500`,
     `sentinel failover-timeout ${name} 3000`,
     `sentinel parallel-syncs ${name} ${Math.max(1, replicaCount)}`,
+    ...(sec.password !== undefined ? [`sentinel auth-pass ${name} ${sec.password}`] : []),
     '',
   ].join('\n');
+  const sentinelSec: NodeSecurity = { ...(sentinelPassword !== undefined && { password: sentinelPassword }), ...(sec.tls && { tls: sec.tls }) };
   const sentinels: RedisNodeProcess[] = [];
-  for (let i = 0; i < sentinelCount; i++) sentinels.push(await startRedisNode(t, undefined, () => conf));
+  for (let i = 0; i < sentinelCount; i++) sentinels.push(await startRedisNode(t, undefined, () => conf, sentinelSec));
   // A sentinel learns of the replicas from the master's INFO; a failover needs them known and healthy.
   for (const s of sentinels) {
     await waitFor(async () => {
@@ -133,6 +168,12 @@ export interface RedisClusterNodes {
   masterOf(key: string): Promise<RedisNodeProcess>;
 }
 
+/** redis-cli's options for a protected node. */
+const cliLogin = (sec: NodeSecurity): string[] => [
+  ...(sec.password !== undefined ? ['-a', sec.password, '--no-auth-warning'] : []),
+  ...(sec.tls ? ['--tls', '--cacert', sec.tls.caFile] : []),
+];
+
 const clusterArgs = (dir: string): string[] => ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000'];
 
 async function clusterOk(nodes: readonly RedisNodeProcess[]): Promise<boolean> {
@@ -143,10 +184,10 @@ async function clusterOk(nodes: readonly RedisNodeProcess[]): Promise<boolean> {
 }
 
 /** `count` (at least 3) masters sharing the 16384 slots, no replicas; resolves once every node says ok. */
-export async function startRedisCluster(t: Test, count = 3): Promise<RedisClusterNodes> {
+export async function startRedisCluster(t: Test, count = 3, sec: NodeSecurity = {}): Promise<RedisClusterNodes> {
   const masters: RedisNodeProcess[] = [];
-  for (let i = 0; i < count; i++) masters.push(await startRedisNode(t, clusterArgs));
-  await run('redis-cli', ['--cluster', 'create', ...masters.map((m) => m.address), '--cluster-yes'], { timeout: 30_000 });
+  for (let i = 0; i < count; i++) masters.push(await startRedisNode(t, clusterArgs, undefined, sec));
+  await run('redis-cli', [...cliLogin(sec), '--cluster', 'create', ...masters.map((m) => m.address), '--cluster-yes'], { timeout: 30_000 });
   await waitFor(() => clusterOk(masters), 15_000, 'the cluster to be ok', 100);
   const masterOf = async (key: string): Promise<RedisNodeProcess> => {
     const slot = Number(await masters[0]?.client.cluster('KEYSLOT', key));

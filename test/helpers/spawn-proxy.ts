@@ -34,6 +34,8 @@ export interface SpawnOptions extends ProxyOptions {
   /** reuse an existing config folder (a restart with the same config); otherwise a new one is written */
   readonly dir?: string;
   readonly startTimeoutMs?: number;
+  /** added to the proxy's environment (what a config's ${VAR} reads) */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** custody-proxy's `custody-proxy listening` log line; only the ports are checked. */
@@ -105,8 +107,8 @@ function jsonLines(out: string): Array<Record<string, unknown>> {
   return lines;
 }
 
-function spawnServe(dir: string): ChildProcess {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+function spawnServe(dir: string, extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
   delete env['NODE_OPTIONS'];
   delete env['CUSTODY_PROXY_CONFIG'];
   return spawn(process.execPath, [BIN, 'serve', '--config', path.join(dir, 'custody-proxy.yaml')], {
@@ -124,7 +126,7 @@ export async function spawnProxy(t: Test, options: SpawnOptions): Promise<Spawne
   assertBuilt();
   const dir = options.dir ?? writeConfigDir(options);
   if (!options.dir) t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const child = spawnServe(dir);
+  const child = spawnServe(dir, options.env);
   if (child.pid === undefined) throw new Error('custody-proxy did not start');
   const pid = child.pid;
   const exited = track(child, pid);

@@ -1,0 +1,60 @@
+// Redis over TLS for Sentinel and Cluster (SPEC §3 idempotency.redis tls + caFile), against private
+// TLS-only redis-server processes (no plain port; replication, the cluster bus and Sentinel over TLS)
+// whose certificates a test CA signed: a real `custody-proxy serve` with `tls: true`, the CA file and a
+// password serves keyed requests through Sentinel; a store without the CA (system roots) is down and
+// reports the untrusted certificate; a Cluster store with the CA claims keys on every master.
+import { randomUUID } from 'node:crypto';
+import t, { type Test } from 'tap';
+import { makeFingerprint } from '../../src/idempotency/fingerprint.js';
+import { RedisStore } from '../../src/idempotency/redis-store.js';
+import { StoreUnavailableError } from '../../src/idempotency/store.js';
+import { missing, redisServerInstalled } from '../helpers/redis-server.js';
+import { startRedisCluster, startSentinelGroup, type NodeSecurity } from '../helpers/redis-topologies.js';
+import { noPasswordIn, proxyWithPassword, startLoginUpstream, worksWithTheRightPassword } from '../helpers/redis-login.js';
+import { makeCa } from '../helpers/test-certificates.js';
+import { readFileSync } from 'node:fs';
+import { waitFor } from '../helpers/waits.js';
+
+const PASSWORD = 'tls-redis-pw-93c0d2';
+
+async function untrusted(t: Test, sentinels: Array<{ host: string; port: number }>, name: string): Promise<void> {
+  const problems: string[] = [];
+  const store = new RedisStore({ sentinels, name, password: PASSWORD, tls: true, keyPrefix: `tls-${randomUUID()}:`, onSetupProblem: (p) => problems.push(p) });
+  t.teardown(() => store.close());
+  await t.rejects(store.ping(), StoreUnavailableError, 'without the CA the store is unavailable');
+  await waitFor(() => problems.length > 0, 10_000, 'the certificate problem');
+  t.match(problems[0], /certificate/i, `reported: ${problems[0]}`);
+}
+
+async function clusterOverTls(t: Test, sec: NodeSecurity, ca: Buffer): Promise<void> {
+  const cluster = await startRedisCluster(t, 3, sec);
+  const store = new RedisStore({ cluster: cluster.masters.map((m) => ({ host: '127.0.0.1', port: m.port })), password: PASSWORD, tls: true, ca, keyPrefix: `tls-${randomUUID()}:` });
+  t.teardown(() => store.close());
+  const fp = makeFingerprint('POST', '/v1/x', Buffer.from('b'));
+  for (let i = 0; i < 12; i++) {
+    t.equal((await store.claim('tnt_tls', `k-${randomUUID()}`, fp, { ttlMs: 30_000, leaseMs: 10_000 })).kind, 'claimed', 'a claim over TLS');
+  }
+  const keysPerMaster = await Promise.all(cluster.masters.map((m) => m.client.dbsize()));
+  t.ok(keysPerMaster.every((n) => n > 0), `records on every master (${keysPerMaster.join(', ')})`);
+}
+
+if (!redisServerInstalled()) {
+  missing(t, 'redis-server is not installed (the TLS tests start their own)');
+} else {
+  t.setTimeout(180_000);
+  const ca = makeCa();
+  t.teardown(() => ca.remove());
+  const leaf = ca.issue('redis', '5e', { days: 2 });
+  const sec: NodeSecurity = { password: PASSWORD, tls: { certFile: leaf.certFile, keyFile: leaf.keyFile, caFile: ca.caFile } };
+
+  t.test('Sentinel over TLS with a password: serve with tls: true and caFile', async (t) => {
+    const group = await startSentinelGroup(t, 1, 1, sec);
+    const upstream = await startLoginUpstream(t);
+    const proxy = await proxyWithPassword(t, upstream, { sentinels: group.sentinels.map((s) => s.address), name: group.name, password: '${CP_REDIS_PASSWORD}', tls: true, caFile: ca.caFile }, PASSWORD);
+    await t.test('keyed requests execute once and replay', (t) => worksWithTheRightPassword(t, proxy, upstream, 3));
+    t.equal((await proxy.kill('SIGTERM', 15_000)).code, 0, 'SIGTERM exits 0');
+    noPasswordIn(t, proxy, PASSWORD);
+    await t.test('without the CA: down, and the certificate is reported', (t) => untrusted(t, group.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })), group.name));
+  });
+  t.test('a Cluster over TLS with a password', (t) => clusterOverTls(t, sec, readFileSync(ca.caFile)));
+}
