@@ -18,8 +18,11 @@ export interface TestCa {
   readonly caFile: string;
   /** the CA certificate's PEM text, for a client's `ca` */
   readonly caPem: string;
-  /** A leaf signed by this CA, valid `days` (negative: expired), with serial `serial` (hex). */
-  issue(name: string, serial: string, options?: { days?: number }): Leaf;
+  /**
+   * A leaf signed by this CA, valid `days` (negative: expired), with serial `serial` (hex); `clientAuth`
+   * makes it a client certificate too (Redis Cluster nodes present theirs on the TLS cluster bus).
+   */
+  issue(name: string, serial: string, options?: { days?: number; clientAuth?: boolean }): Leaf;
   remove(): void;
 }
 
@@ -36,7 +39,9 @@ export function makeCa(): TestCa {
       '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
     dir,
   );
-  writeFileSync(path.join(dir, 'leaf.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  const ext = (usage: string): string => `subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=${usage}\n`;
+  writeFileSync(path.join(dir, 'leaf.ext'), ext('serverAuth'));
+  writeFileSync(path.join(dir, 'leaf-client.ext'), ext('serverAuth,clientAuth'));
   const caFile = path.join(dir, 'ca.crt');
   return {
     dir,
@@ -48,7 +53,7 @@ export function makeCa(): TestCa {
       openssl(['req', '-new', ...NEW_KEY, '-keyout', keyFile, '-out', `${name}.csr`, '-subj', `/CN=localhost/O=${name}`], dir);
       openssl(
         ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', `0x${serial}`,
-          '-days', String(options.days ?? 2), '-extfile', 'leaf.ext', '-out', certFile],
+          '-days', String(options.days ?? 2), '-extfile', options.clientAuth ? 'leaf-client.ext' : 'leaf.ext', '-out', certFile],
         dir,
       );
       return { certFile, keyFile, serial: serial.toUpperCase() };
