@@ -36,6 +36,25 @@ if (goAvailable(t)) {
     t.same(redisOf({ cluster: ['redis-0.redis:6379'] }), { cluster: [{ host: 'redis-0.redis', port: 6379 }], keyPrefix: 'custody-proxy:', waitReplicas: 0 });
   });
 
+  t.test('Sentinel and Cluster passwords come from the redis Secret as ${VAR}, never into the ConfigMap; tls and users pass on', async (t) => {
+    const secret = { redis: { existingSecret: 'redis-auth', passwordKey: 'password', sentinelPasswordKey: 'sentinel-password' } };
+    const env = { CUSTODY_PROXY_REDIS_PASSWORD: 'data-pw', CUSTODY_PROXY_REDIS_SENTINEL_PASSWORD: 'sentinel-pw' };
+    const envOf = (docs: Obj[]): Record<string, string | undefined> =>
+      Object.fromEntries((podOf(docs).proxy.env ?? []).map((e) => [e.name, e.valueFrom?.secretKeyRef ? `${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}` : e.value]));
+    const sentinel = render(secret, { proxy: { config: { idempotency: { redis: { sentinels: ['s-0.redis:26379'], name: 'mymaster', username: 'proxy', sentinelUsername: 'watch', tls: true } } } } });
+    t.same(envOf(sentinel), { CUSTODY_PROXY_REDIS_PASSWORD: 'redis-auth/password', CUSTODY_PROXY_REDIS_SENTINEL_PASSWORD: 'redis-auth/sentinel-password' }, 'both passwords from the Secret, no URL');
+    t.match(configText(sentinel), /password: "\$\{CUSTODY_PROXY_REDIS_PASSWORD\}"/, 'the ConfigMap names the variable');
+    t.same(proxyConfig(sentinel, env).idempotency.redis, {
+      sentinels: [{ host: 's-0.redis', port: 26379 }], name: 'mymaster', username: 'proxy', password: 'data-pw', sentinelUsername: 'watch', sentinelPassword: 'sentinel-pw',
+      tls: true, keyPrefix: 'custody-proxy:', waitReplicas: 0,
+    });
+    const cluster = render(secret, { proxy: { config: { idempotency: { redis: { cluster: ['redis-0.redis:6379'], tls: true } } } } });
+    t.same(envOf(cluster), { CUSTODY_PROXY_REDIS_PASSWORD: 'redis-auth/password' }, 'a Cluster has no sentinel password');
+    t.same(proxyConfig(cluster, env).idempotency.redis, { cluster: [{ host: 'redis-0.redis', port: 6379 }], password: 'data-pw', tls: true, keyPrefix: 'custody-proxy:', waitReplicas: 0 });
+    const noKey = render({ proxy: { config: { idempotency: { redis: { cluster: ['redis-0.redis:6379'] } } } } });
+    t.same(envOf(noKey), {}, 'the default Secret without passwordKey: no password, as before');
+  });
+
   t.test('TLS: the Secret mounted as a folder, its files in the config; probes stay on plain admin', async (t) => {
     const docs = render({ proxy: { tls: { existingSecret: 'proxy-tls', minVersion: 'TLSv1.3' }, upstreamCA: { configMap: 'trust-bundle', key: 'bundle.pem' }, config: { upstreamScheme: 'https' } } });
     const { template, proxy } = podOf(docs);

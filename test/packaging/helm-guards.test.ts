@@ -20,6 +20,7 @@ t.test('values.schema.json', async (t) => {
   t.ok(validate(values), `values.yaml: ${JSON.stringify(validate.errors)}`);
   ok({ global: { imageRegistry: 'm', imagePullSecrets: ['a', { name: 'b' }], storageClass: 'x' } }, "a parent's global, with keys of its own");
   ok({ proxy: { config: { idempotency: { redis: { sentinels: ['[fd00::1]:26379'], name: 'm', waitReplicas: 2 } } } } }, 'sentinels');
+  ok({ proxy: { config: { idempotency: { redis: { sentinels: ['s:26379'], name: 'm', username: 'u', sentinelUsername: 'w', tls: true } } } }, redis: { passwordKey: 'password', sentinelPasswordKey: 'sp' } }, 'Redis logins and tls');
   ok({ proxy: { tls: { existingSecret: 's', minVersion: 'TLSv1.3' }, config: { rateLimits: { failedAuth: { limit: 20, window: '1m' } } } } }, 'tls, failedAuth');
   ok({ terminationGracePeriodSeconds: 90, pdb: { minAvailable: '50%' }, app: { preStopSleepSeconds: 0 } }, 'grace, pdb, preStop');
   bad({ replicaCount: 0 }, 'replicaCount: 0 is rejected');
@@ -81,6 +82,9 @@ if (goAvailable(t)) {
     fails(t, { redis: { existingSecret: '' } }, /redis\.existingSecret is required/, 'store redis on one server without the Secret');
     fails(t, { proxy: { config: { idempotency: { redis: { sentinels: ['s:26379'] } } } } }, /name is required with sentinels/, 'sentinels without a name');
     fails(t, { proxy: { config: { idempotency: { redis: { sentinels: ['s:26379'], name: 'm', cluster: ['c:6379'] } } } } }, /not both/, 'sentinels and cluster');
+    fails(t, { proxy: { config: { idempotency: { redis: { tls: true } } } } }, /one server takes them in the URL/, 'tls on one server');
+    fails(t, { proxy: { config: { idempotency: { redis: { cluster: ['c:6379'], username: 'u' } } } } }, /username needs its password.*passwordKey/, 'a user without redis.passwordKey');
+    fails(t, { proxy: { config: { idempotency: { redis: { sentinels: ['s:26379'], name: 'm', sentinelUsername: 'u' } } } }, redis: { passwordKey: 'p' } }, /sentinelUsername needs its password/, 'a sentinel user without its key');
     t.match(r.failure([{ app: { image: { tag: '' } } }]), /app\.image\.tag \(or \.digest\) is required: pin the image, never latest/, 'an app image without tag or digest');
   });
 }

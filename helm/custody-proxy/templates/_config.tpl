@@ -52,7 +52,13 @@ idempotency:
     cluster: {{ $r.cluster | toJson }}
     {{- else }}
     {{- $_ := required "redis.existingSecret is required when proxy.config.idempotency.store (or rateLimits.store) is redis on one server" $v.redis.existingSecret }}
+    {{- if or $r.username $r.sentinelUsername $r.tls }}
+    {{- fail "proxy.config.idempotency.redis.username, sentinelUsername and tls are for sentinels or cluster; one server takes them in the URL of the redis Secret (redis://user:password@host:6379, rediss:// for TLS)" }}
+    {{- end }}
     url: "${CUSTODY_PROXY_REDIS_URL}"
+    {{- end }}
+    {{- with include "custody-proxy.redisLogin" . }}
+    {{- . | nindent 4 }}
     {{- end }}
     keyPrefix: {{ $i.keyPrefix | quote }}
     waitReplicas: {{ $r.waitReplicas | default 0 }}
@@ -78,4 +84,34 @@ logging:
   level: {{ $c.logLevel }}
 drainDelay: {{ $c.drainDelay | default "5s" }}
 shutdownTimeout: {{ $c.shutdownTimeout }}
+{{- end -}}
+
+
+{{- /* Sentinel and Cluster: the login (passwords as ${VAR} from the redis Secret) and TLS. */ -}}
+{{- define "custody-proxy.redisLogin" -}}
+{{- $r := .values.proxy.config.idempotency.redis | default dict -}}
+{{- if or $r.sentinels $r.cluster -}}
+{{- $password := include "custody-proxy.redisPasswordFromSecret" . -}}
+{{- if and $r.username (not $password) -}}
+{{- fail "proxy.config.idempotency.redis.username needs its password: set redis.existingSecret and redis.passwordKey" -}}
+{{- end -}}
+{{- if and $r.sentinelUsername (not (include "custody-proxy.redisSentinelPasswordFromSecret" .)) -}}
+{{- fail "proxy.config.idempotency.redis.sentinelUsername needs its password: set redis.existingSecret and redis.sentinelPasswordKey (with sentinels)" -}}
+{{- end -}}
+{{- with $r.username }}
+username: {{ . | quote }}
+{{- end }}
+{{- if $password }}
+password: "${CUSTODY_PROXY_REDIS_PASSWORD}"
+{{- end }}
+{{- with $r.sentinelUsername }}
+sentinelUsername: {{ . | quote }}
+{{- end }}
+{{- if include "custody-proxy.redisSentinelPasswordFromSecret" . }}
+sentinelPassword: "${CUSTODY_PROXY_REDIS_SENTINEL_PASSWORD}"
+{{- end }}
+{{- if $r.tls }}
+tls: true
+{{- end }}
+{{- end -}}
 {{- end -}}

@@ -90,7 +90,19 @@ imagePullSecrets:
 {{- if or (eq $c.idempotency.store "redis") (eq (($c.rateLimits | default dict).store | default "memory") "redis") }}true{{ end -}}
 {{- end -}}
 
-{{- /* One Redis server, its URL from the redis Secret (Sentinel and Cluster need none). */ -}}
+{{- /* Sentinel or Cluster with the data nodes' password from the redis Secret (redis.passwordKey). */ -}}
+{{- define "custody-proxy.redisPasswordFromSecret" -}}
+{{- $r := .values.proxy.config.idempotency.redis | default dict -}}
+{{- if and (include "custody-proxy.usesRedis" .) (or $r.sentinels $r.cluster) .values.redis.existingSecret .values.redis.passwordKey }}true{{ end -}}
+{{- end -}}
+
+{{- /* Sentinel with the sentinels' own password from the redis Secret (redis.sentinelPasswordKey). */ -}}
+{{- define "custody-proxy.redisSentinelPasswordFromSecret" -}}
+{{- $r := .values.proxy.config.idempotency.redis | default dict -}}
+{{- if and (include "custody-proxy.usesRedis" .) $r.sentinels .values.redis.existingSecret .values.redis.sentinelPasswordKey }}true{{ end -}}
+{{- end -}}
+
+{{- /* One Redis server, its URL from the redis Secret (Sentinel and Cluster take their passwords by key). */ -}}
 {{- define "custody-proxy.redisUrlFromSecret" -}}
 {{- $r := .values.proxy.config.idempotency.redis | default dict -}}
 {{- if and (include "custody-proxy.usesRedis" .) (not $r.sentinels) (not $r.cluster) }}true{{ end -}}

@@ -25,14 +25,32 @@ The ConfigMap it mounts is rendered by this chart (also with deployment.enabled:
       containerPort: {{ $v.proxy.port }}
     - name: admin
       containerPort: {{ $v.proxy.adminPort }}
-  {{- if or (include "custody-proxy.redisUrlFromSecret" .) $v.proxy.extraEnv }}
+  {{- $url := include "custody-proxy.redisUrlFromSecret" . }}
+  {{- $password := include "custody-proxy.redisPasswordFromSecret" . }}
+  {{- $sentinelPassword := include "custody-proxy.redisSentinelPasswordFromSecret" . }}
+  {{- if or $url $password $sentinelPassword $v.proxy.extraEnv }}
   env:
-    {{- if include "custody-proxy.redisUrlFromSecret" . }}
+    {{- if $url }}
     - name: CUSTODY_PROXY_REDIS_URL
       valueFrom:
         secretKeyRef:
           name: {{ $v.redis.existingSecret }}
           key: {{ $v.redis.secretKey }}
+    {{- end }}
+    {{- /* The config names them as ${VAR}: the passwords never enter the ConfigMap. */}}
+    {{- if $password }}
+    - name: CUSTODY_PROXY_REDIS_PASSWORD
+      valueFrom:
+        secretKeyRef:
+          name: {{ $v.redis.existingSecret }}
+          key: {{ $v.redis.passwordKey }}
+    {{- end }}
+    {{- if $sentinelPassword }}
+    - name: CUSTODY_PROXY_REDIS_SENTINEL_PASSWORD
+      valueFrom:
+        secretKeyRef:
+          name: {{ $v.redis.existingSecret }}
+          key: {{ $v.redis.sentinelPasswordKey }}
     {{- end }}
     {{- with $v.proxy.extraEnv }}
     {{- toYaml . | nindent 4 }}
