@@ -15,6 +15,11 @@ export const REDACT_PATHS = [
   '*.secret',
   'token',
   '*.token',
+  // Redis passwords (idempotency.redis): the setup-problem line logs a scrubbed message, never these.
+  'password',
+  '*.password',
+  'sentinelPassword',
+  '*.sentinelPassword',
 ];
 
 function createStdout(): pino.DestinationStream {
