@@ -51,6 +51,12 @@ if (goAvailable(t)) {
     const cluster = render(secret, { proxy: { config: { idempotency: { redis: { cluster: ['redis-0.redis:6379'], tls: true } } } } });
     t.same(envOf(cluster), { CUSTODY_PROXY_REDIS_PASSWORD: 'redis-auth/password' }, 'a Cluster has no sentinel password');
     t.same(proxyConfig(cluster, env).idempotency.redis, { cluster: [{ host: 'redis-0.redis', port: 6379 }], password: 'data-pw', tls: true, keyPrefix: 'custody-proxy:', waitReplicas: 0 });
+    const withCa = render({ redis: { ...secret.redis, ca: { existingSecret: 'redis-ca', key: 'ca.pem' } } }, { proxy: { config: { idempotency: { redis: { cluster: ['redis-0.redis:6379'], tls: true } } } } });
+    const pod = podOf(withCa);
+    t.same(pod.proxy.volumeMounts?.find((m) => m.name === 'custody-proxy-redis-ca'), { name: 'custody-proxy-redis-ca', mountPath: '/etc/custody-proxy/redis-ca', readOnly: true }, 'the Redis CA as a folder');
+    t.equal(pod.template.spec?.volumes?.find((v) => v.name === 'custody-proxy-redis-ca')?.secret?.secretName, 'redis-ca');
+    t.match(proxyConfig(withCa, env).idempotency.redis, { tls: true, caFile: '/etc/custody-proxy/redis-ca/ca.pem' }, 'caFile in the config the proxy reads');
+    t.notOk(podOf(cluster).template.spec?.volumes?.some((v) => v.name === 'custody-proxy-redis-ca'), 'no CA volume unless given');
     const noKey = render({ proxy: { config: { idempotency: { redis: { cluster: ['redis-0.redis:6379'] } } } } });
     t.same(envOf(noKey), {}, 'the default Secret without passwordKey: no password, as before');
   });
@@ -67,7 +73,7 @@ if (goAvailable(t)) {
     t.same(raw['tls'], { certFile: '/etc/custody-proxy/tls/tls.crt', keyFile: '/etc/custody-proxy/tls/tls.key', minVersion: 'TLSv1.3' });
     t.match(raw['upstream'], { url: 'https://127.0.0.1:3000', caFile: '/etc/custody-proxy/upstream-ca/bundle.pem' });
     t.equal((find(docs, 'Service') as { spec: { ports: Array<{ name: string }> } }).spec.ports[0]?.name, 'https');
-    // Accepted by the proxy once SPEC rev 2 §12 TLS is in its config schema (issue 19 point 4).
+    // The proxy's own config parser accepts what the chart rendered.
     const config = proxyConfig(docs) as unknown as { tls?: { certFile?: string }; upstream: { caFile?: string } };
     t.equal(config.tls?.certFile, '/etc/custody-proxy/tls/tls.crt');
     t.equal(config.upstream.caFile, '/etc/custody-proxy/upstream-ca/bundle.pem');

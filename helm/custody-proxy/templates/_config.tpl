@@ -60,6 +60,9 @@ idempotency:
     {{- with include "custody-proxy.redisLogin" . }}
     {{- . | nindent 4 }}
     {{- end }}
+    {{- if include "custody-proxy.redisCa" . }}
+    caFile: /etc/custody-proxy/redis-ca/{{ $v.redis.ca.key | default "ca.crt" }}
+    {{- end }}
     keyPrefix: {{ $i.keyPrefix | quote }}
     waitReplicas: {{ $r.waitReplicas | default 0 }}
   {{- end }}
@@ -114,4 +117,11 @@ sentinelPassword: "${CUSTODY_PROXY_REDIS_SENTINEL_PASSWORD}"
 tls: true
 {{- end }}
 {{- end -}}
+{{- end -}}
+
+
+{{- /* Whether a CA for the Redis certificates is mounted (redis.ca: a Secret or a ConfigMap). */ -}}
+{{- define "custody-proxy.redisCa" -}}
+{{- $ca := .values.redis.ca | default dict -}}
+{{- if or $ca.existingSecret $ca.configMap }}true{{ end -}}
 {{- end -}}

@@ -103,6 +103,11 @@ The ConfigMap it mounts is rendered by this chart (also with deployment.enabled:
       mountPath: /etc/custody-proxy/upstream-ca
       readOnly: true
     {{- end }}
+    {{- if include "custody-proxy.redisCa" . }}
+    - name: custody-proxy-redis-ca
+      mountPath: /etc/custody-proxy/redis-ca
+      readOnly: true
+    {{- end }}
     {{- with $v.proxy.extraVolumeMounts }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -133,6 +138,17 @@ The ConfigMap it mounts is rendered by this chart (also with deployment.enabled:
     secretName: {{ .existingSecret }}
 {{- else if .configMap }}
 - name: custody-proxy-upstream-ca
+  configMap:
+    name: {{ .configMap }}
+{{- end }}
+{{- end }}
+{{- with ($v.redis.ca | default dict) }}
+{{- if .existingSecret }}
+- name: custody-proxy-redis-ca
+  secret:
+    secretName: {{ .existingSecret }}
+{{- else if .configMap }}
+- name: custody-proxy-redis-ca
   configMap:
     name: {{ .configMap }}
 {{- end }}
