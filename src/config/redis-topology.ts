@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { LISTEN, parseListen } from './listen.js';
 import { showValue } from './problems.js';
+import { parsedString } from './value-forms.js';
 import { REDIS_RULES_META } from './redis-rules.js';
 
 export { topologyProblems } from './redis-rules.js';
@@ -15,14 +16,14 @@ export { topologyProblems } from './redis-rules.js';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 /** A Sentinel or Cluster node; port 0 (which a listen address allows) is not an address to dial. */
-const node = z.string().transform((text, ctx) => {
-  const addr = parseListen(text);
-  if (!addr || addr.port === 0) {
-    ctx.addIssue({ code: 'custom', message: `invalid Redis node ${showValue(text)} (use host:port)` });
-    return z.NEVER;
-  }
-  return addr;
-}).meta({ pattern: LISTEN.source, patternErrorMessage: 'host:port of a Redis node' });
+const node = parsedString(
+  (text) => {
+    const addr = parseListen(text);
+    return addr && addr.port !== 0 ? addr : undefined;
+  },
+  (text) => `invalid Redis node ${showValue(text)} (use host:port)`,
+  { pattern: LISTEN.source, patternErrorMessage: 'host:port of a Redis node' },
+);
 
 const secret = z.string().min(1).optional();
 

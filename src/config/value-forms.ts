@@ -30,75 +30,71 @@ const DURATION_HINT = 'a duration: whole number and unit ms, s, m, h or d (500ms
 /** The editor hint of a duration greater than 0; rate-limit windows use it too. */
 export const positiveDurationMeta = { pattern: POSITIVE_DURATION.source, patternErrorMessage: `${DURATION_HINT}, greater than 0` };
 
+/** The editor hint a parsed string carries (JSON Schema `pattern`, yaml-language-server's message). */
+export interface StringHint {
+  readonly pattern: string;
+  readonly patternErrorMessage: string;
+}
+
+/**
+ * A string parsed into its value: `parse` answers undefined for text it refuses, reported as
+ * `problem(text)`. `base` lets a caller keep its own message for a value that is not a string.
+ */
+export function parsedString<T>(parse: (text: string) => T | undefined, problem: (text: string) => string, hint: StringHint, base: z.ZodString = z.string()) {
+  return base
+    .transform((text, ctx) => {
+      const value = parse(text);
+      if (value === undefined) {
+        ctx.addIssue({ code: 'custom', message: problem(text) });
+        return z.NEVER;
+      }
+      return value;
+    })
+    .meta({ ...hint });
+}
+
 /** Milliseconds; `0s` allowed. */
-export const duration = z
-  .string()
-  .transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `invalid duration ${showValue(text)} (use e.g. 500ms, 30s, 5m, 24h, 7d)` });
-      return z.NEVER;
-    }
-    return ms;
-  })
-  .meta({ pattern: DURATION.source, patternErrorMessage: DURATION_HINT });
+export const duration = parsedString(parseDuration, (text) => `invalid duration ${showValue(text)} (use e.g. 500ms, 30s, 5m, 24h, 7d)`, {
+  pattern: DURATION.source,
+  patternErrorMessage: DURATION_HINT,
+});
 
 export const positiveDuration = duration
   .refine((ms) => ms > 0, { message: 'must be greater than 0' })
   .meta(positiveDurationMeta);
 
 /** Bytes, greater than 0; a bare number in quotes is bytes. */
-export const size = z
-  .string()
-  .transform((text, ctx) => {
+export const size = parsedString(
+  (text) => {
     const bytes = parseSize(text);
-    if (bytes === undefined || bytes <= 0) {
-      ctx.addIssue({ code: 'custom', message: `invalid size ${showValue(text)} (use e.g. 512KiB, 1MiB)` });
-      return z.NEVER;
-    }
-    return bytes;
-  })
-  .meta({ pattern: POSITIVE_SIZE.source, patternErrorMessage: 'a size greater than 0: whole number and unit B, KiB, MiB or GiB (512KiB, 1MiB)' });
+    return bytes !== undefined && bytes > 0 ? bytes : undefined;
+  },
+  (text) => `invalid size ${showValue(text)} (use e.g. 512KiB, 1MiB)`,
+  { pattern: POSITIVE_SIZE.source, patternErrorMessage: 'a size greater than 0: whole number and unit B, KiB, MiB or GiB (512KiB, 1MiB)' },
+);
 
-export const listen = z
-  .string()
-  .transform((text, ctx) => {
-    const addr = parseListen(text);
-    if (!addr) {
-      ctx.addIssue({ code: 'custom', message: `invalid listen address ${showValue(text)} (use host:port)` });
-      return z.NEVER;
-    }
-    return addr;
-  })
-  .meta({ pattern: LISTEN.source, patternErrorMessage: 'host:port, an IPv6 host in brackets ([::]:8080); port 0: any free port' });
+export const listen = parsedString(parseListen, (text) => `invalid listen address ${showValue(text)} (use host:port)`, {
+  pattern: LISTEN.source,
+  patternErrorMessage: 'host:port, an IPv6 host in brackets ([::]:8080); port 0: any free port',
+});
 
-export const httpUrl = z
-  .string()
-  .transform((text, ctx) => {
-    let url: URL | undefined;
-    try {
-      url = new URL(text);
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
-      ctx.addIssue({ code: 'custom', message: `invalid URL ${showValue(text)} (http:// or https://, no query)` });
-      return z.NEVER;
-    }
-    return url;
-  })
-  .meta({ pattern: HTTP_URL.source, patternErrorMessage: 'an http:// or https:// URL without query or fragment' });
+function parseHttpUrl(text: string): URL | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  return (url.protocol === 'http:' || url.protocol === 'https:') && !url.search && !url.hash ? url : undefined;
+}
 
-export const cidr = z
-  .string()
-  .transform((text, ctx) => {
-    if (!parseCidr(text)) {
-      ctx.addIssue({ code: 'custom', message: `invalid IP address or CIDR ${showValue(text)}` });
-      return z.NEVER;
-    }
-    return text;
-  })
-  .meta(cidrMeta);
+export const httpUrl = parsedString(parseHttpUrl, (text) => `invalid URL ${showValue(text)} (http:// or https://, no query)`, {
+  pattern: HTTP_URL.source,
+  patternErrorMessage: 'an http:// or https:// URL without query or fragment',
+});
+
+/** The text as written, once ipaddr.js has read it as an address or CIDR. */
+export const cidr = parsedString((text) => (parseCidr(text) ? text : undefined), (text) => `invalid IP address or CIDR ${showValue(text)}`, cidrMeta);
 
 export const method = z.string().regex(METHOD, { message: 'must be an upper-case HTTP method' });
 

@@ -4,22 +4,21 @@
 import { z } from 'zod';
 import { parseDuration } from '../config/units.js';
 import { showValue } from '../config/problems.js';
-import { positiveDurationMeta } from '../config/value-forms.js';
+import { parsedString, positiveDurationMeta } from '../config/value-forms.js';
 
 // formatIssues adds the value found ("(got 0)").
 const POSITIVE = 'must be a positive integer';
 const count = z.number({ error: POSITIVE }).int({ error: POSITIVE }).positive({ error: POSITIVE });
 
-export const windowDuration = z.string({ error: 'must be a duration such as 1s, 1m or 1h' })
-  .transform((text, ctx) => {
+export const windowDuration = parsedString(
+  (text) => {
     const ms = parseDuration(text);
-    if (ms === undefined || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `invalid window ${showValue(text)} (a duration greater than 0, e.g. 1s, 1m, 1h)` });
-      return z.NEVER;
-    }
-    return ms;
-  })
-  .meta(positiveDurationMeta);
+    return ms !== undefined && ms > 0 ? ms : undefined;
+  },
+  (text) => `invalid window ${showValue(text)} (a duration greater than 0, e.g. 1s, 1m, 1h)`,
+  positiveDurationMeta,
+  z.string({ error: 'must be a duration such as 1s, 1m or 1h' }),
+);
 
 /** A tenant's or a credential's limit: `limit` requests per `window`, bucket of `burst` (default limit). */
 export const rateLimitSchema = z.strictObject({
