@@ -31,7 +31,7 @@ export type { ScrapeChecks } from './state-gauges.js';
 const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** A counter with one label, registered in `registry`, with a 0 series for each known value. */
-function labelledCounter<L extends string>(registry: Registry, name: string, help: string, label: L, known: readonly string[]): Counter<L> {
+export function labelledCounter<L extends string>(registry: Registry, name: string, help: string, label: L, known: readonly string[]): Counter<L> {
   const counter = new Counter({ name, help, labelNames: [label] as const, registers: [registry] });
   for (const v of known) counter.inc({ [label]: v } as Record<L, string>, 0);
   return counter;
