@@ -30,9 +30,10 @@ export interface PemPair {
 
 export type PairResult = { readonly ok: true; readonly pair: PemPair } | { readonly ok: false; readonly problem: string };
 
-type Read = { readonly ok: true; readonly bytes: Buffer } | { readonly ok: false; readonly problem: string };
+export type ReadResult = { readonly ok: true; readonly bytes: Buffer } | { readonly ok: false; readonly problem: string };
 
-function read(file: string, key: string): Read {
+/** The file's bytes, or a problem naming the config `key` and the file (a TLS or CA file serve reads). */
+export function readConfigured(file: string, key: string): ReadResult {
   try {
     return { ok: true, bytes: readFileSync(file) };
   } catch (err) {
@@ -59,9 +60,9 @@ function contextProblem(files: TlsFiles, err: unknown): string {
 
 /** Reads and proves the pair now; `now` judges expiry. */
 export function loadPemPair(files: TlsFiles, now: number = Date.now()): PairResult {
-  const cert = read(files.certFile, 'tls.certFile');
+  const cert = readConfigured(files.certFile, 'tls.certFile');
   if (!cert.ok) return cert;
-  const key = read(files.keyFile, 'tls.keyFile');
+  const key = readConfigured(files.keyFile, 'tls.keyFile');
   if (!key.ok) return key;
   const info = certificateInfo(cert.bytes);
   if (!info) return { ok: false, problem: `tls.certFile: ${JSON.stringify(files.certFile)} holds no PEM certificate` };

@@ -2,27 +2,23 @@
 // upstream and `idempotency.redis.caFile` for Redis over TLS. A bundle REPLACES the system roots (Node's
 // `ca` option does): a private CA's server needs nothing else, and a public CA could not then vouch
 // for a look-alike. Read once at start; a new CA needs a restart.
-import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { ProblemsError, readProblem } from '../config/problems.js';
+import { ProblemsError } from '../config/problems.js';
+import { readConfigured } from './pem-pair.js';
 
 export type CaResult = { readonly ok: true; readonly ca: Buffer } | { readonly ok: false; readonly problem: string };
 
 /** The PEM bundle at `file`, or a problem naming the config path `at` (e.g. `upstream.caFile`). */
 export function readCaFile(file: string, at: string): CaResult {
-  let ca: Buffer;
-  try {
-    ca = readFileSync(file);
-  } catch (err) {
-    return { ok: false, problem: readProblem(file, err, at) };
-  }
+  const read = readConfigured(file, at);
+  if (!read.ok) return read;
   try {
     // Parses the first certificate only: enough to tell a PEM bundle from a key or a DER file.
-    new X509Certificate(ca);
+    new X509Certificate(read.bytes);
   } catch {
     return { ok: false, problem: `${at}: ${JSON.stringify(file)} holds no PEM certificate` };
   }
-  return { ok: true, ca };
+  return { ok: true, ca: read.bytes };
 }
 
 export const readUpstreamCa = (file: string): CaResult => readCaFile(file, 'upstream.caFile');
