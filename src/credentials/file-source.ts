@@ -4,15 +4,14 @@
 // the watch up (network filesystems drop events). A bad document is refused (logged with every
 // problem and counted) and the last good one stays. Freshness (SPEC §8 rev 2): every load is counted
 // by result, and while the file holds the document in force its unchanged stat confirms it current.
-import { watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from '../telemetry/logger.js';
 import { confirmCurrent, countReload, type Metrics } from '../telemetry/metrics.js';
 import { parseCredentials, type DocumentResult } from './document-load.js';
 import type { CredentialsRegistry, ReloadResult } from './registry.js';
 import { documentVersion } from './snapshot.js';
 import { ProblemsError } from '../config/problems.js';
+import { FileWatch } from '../config/file-watch.js';
 
 type TextResult = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly problems: readonly string[] };
 
@@ -44,11 +43,9 @@ const DEBOUNCE_MAX_WAIT_MS = 500;
 const POLL_MS = 1000;
 
 export class FileSource {
-  private watcher: FSWatcher | undefined;
-  private poller: NodeJS.Timeout | undefined;
+  private readonly fileWatch: FileWatch;
   private debounce: NodeJS.Timeout | undefined;
   private pendingSince: number | undefined;
-  private lastStat = '';
   private loading: Promise<LoadResult> | undefined;
   private again = false;
   /** the last document refused: the same text read again is not parsed (or counted) again, but still refused with its problems */
@@ -63,7 +60,9 @@ export class FileSource {
     private readonly registry: CredentialsRegistry,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    this.fileWatch = new FileWatch([file], POLL_MS, 'credentials', logger);
+  }
 
   /** Reads the file and offers it; a refused document leaves the registry as it was. */
   load(): Promise<LoadResult> {
@@ -84,34 +83,16 @@ export class FileSource {
     return this.loading;
   }
 
-  /** Starts watching the file's folder and polling its stat. */
+  /** Starts watching the file's folder and polling its stat (config/file-watch.ts). */
   watch(): void {
-    const dir = path.dirname(this.file);
-    try {
-      // Only the file itself or Kubernetes' `..data` link matter; other files in the folder (logs,
-      // editor swap files) would otherwise cost a read and parse each.
-      const base = path.basename(this.file);
-      this.watcher = watch(dir, { persistent: false }, (_event, name) => {
-        if (name === null || name === base || name === '..data') this.schedule();
-      });
-      this.watcher.on('error', (err) => this.logger.warn({ err: String(err) }, 'credentials folder watch failed; polling only'));
-    } catch (err) {
-      this.logger.warn({ err: String(err) }, 'credentials folder cannot be watched; polling only');
-    }
-    void this.statKey().then((k) => (this.lastStat = k));
-    this.poller = setInterval(() => {
-      void this.statKey().then((k) => {
-        if (k !== this.lastStat) {
-          this.lastStat = k;
-          this.schedule();
-        } else if (this.inSync && !this.loading) {
-          // The same stat as the file the document in force came from: confirmed current, so the
-          // staleness alert on the last-reload timestamp means the same for a file as for a 304.
-          confirmCurrent(this.metrics);
-        }
-      });
-    }, POLL_MS);
-    this.poller.unref();
+    this.fileWatch.start({
+      changed: () => this.schedule(),
+      same: () => {
+        // The same stat as the file the document in force came from: confirmed current, so the
+        // staleness alert on the last-reload timestamp means the same for a file as for a 304.
+        if (this.inSync && !this.loading) confirmCurrent(this.metrics);
+      },
+    });
   }
 
   private schedule(): void {
@@ -132,7 +113,7 @@ export class FileSource {
    * the same change again after the watch did (one edit, one reload counted: SPEC §11 rev 2).
    */
   private async readChanged(): Promise<DocumentResult | Unreadable | 'unchanged' | 'refused before'> {
-    this.lastStat = await this.statKey();
+    await this.fileWatch.markRead();
     const r = await readText(this.file);
     if (!r.ok) return { unreadable: r.problems };
     const version = documentVersion(r.text);
@@ -170,16 +151,6 @@ export class FileSource {
     return result;
   }
 
-  /** stat follows symlinks, so a `..data` swap changes inode and mtime here. */
-  private async statKey(): Promise<string> {
-    try {
-      const s = await stat(this.file);
-      return `${s.ino}:${s.size}:${s.mtimeMs}`;
-    } catch {
-      return 'missing';
-    }
-  }
-
   /** The first load: a process without a valid document must not serve. */
   async loadInitial(): Promise<void> {
     const result = await readCredentialsFile(this.file);
@@ -207,8 +178,7 @@ export class FileSource {
   }
 
   close(): void {
-    this.watcher?.close();
-    clearInterval(this.poller);
+    this.fileWatch.close();
     clearTimeout(this.debounce);
   }
 }
