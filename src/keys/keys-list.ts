@@ -61,6 +61,11 @@ export function formatTable(rows: readonly KeyRow[]): string {
     HEADER,
     ...rows.map((r) => [r.keyId, r.tenant, r.status, r.effectiveStatus, r.createdAt ?? '-', r.graceUntil ?? '-', r.expiresAt ?? '-', r.warnings.join(',') || '-', printable(r.label ?? '')]),
   ];
-  const widths = HEADER.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return alignedTable(cells);
+}
+
+/** Rows of cells (the first the header) as columns padded to their widest cell, two spaces apart. */
+export function alignedTable(cells: readonly (readonly string[])[]): string {
+  const widths = (cells[0] ?? []).map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
 }

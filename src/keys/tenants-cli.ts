@@ -7,7 +7,7 @@ import { documentSchema } from '../credentials/document-schema.js';
 import { parseCredentials } from '../credentials/document-load.js';
 import { EXIT_OK, UsageError, parseCommand, reportError, required, unknownSubcommand } from '../command-line.js';
 import { EditError, editCredentialsFile, readDocumentText } from './document-edit.js';
-import { printable } from './keys-list.js';
+import { alignedTable, printable } from './keys-list.js';
 import { ADD, SET_ALLOWLIST, TENANTS_LIST, TENANTS_USAGE } from './tenants-commands.js';
 
 function checkCidrs(cidrs: readonly string[], what: string): void {
@@ -100,9 +100,7 @@ const NONE = '-';
 
 function formatTable(rows: readonly TenantRow[]): string {
   const cells = [['ID', 'NAME', 'KEYS', 'ALLOWLIST'], ...rows.map((r) => [r.id, r.name ?? '', String(r.keys), r.ipAllowList.length > 0 ? r.ipAllowList.join(',') : NONE])];
-  const shown = cells.map((r) => r.map(printable));
-  const widths = shown[0]!.map((_, i) => Math.max(...shown.map((r) => (r[i] ?? '').length)));
-  return shown.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  return alignedTable(cells.map((r) => r.map(printable)));
 }
 
 function list(args: string[]): string | undefined {
