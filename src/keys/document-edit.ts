@@ -22,6 +22,12 @@ export function credentialNodes(doc: Document): YAMLMap[] {
   return seq.items.filter((n): n is YAMLMap => isMap(n));
 }
 
+/** The tenant with this id, as an editable YAML node; undefined also when the document has no tenants list. */
+export function findTenant(doc: Document, id: string): YAMLMap | undefined {
+  const seq = doc.get('tenants');
+  return isSeq(seq) ? seq.items.find((n): n is YAMLMap => isMap(n) && n.get('id') === id) : undefined;
+}
+
 /**
  * The file an edit replaces: a symlinked CREDS is edited through the link (the link stays a link; the
  * file it points to is replaced, in its own folder, where the rename is atomic).

@@ -3,7 +3,7 @@
 // and a non-zero exit, with the file untouched.
 import { Scalar, isMap, isNode, isScalar, isSeq, visit, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import { parseDuration } from '../config/units.js';
-import { EditError, credentialNodes, editCredentialsFile } from './document-edit.js';
+import { EditError, credentialNodes, editCredentialsFile, findTenant } from './document-edit.js';
 import { formatTable, keyRows } from './keys-list.js';
 import { isoSeconds, parseExpires, parsePermission, type PermissionRule } from './key-options.js';
 import { envOf, generateKeyPair, type KeyEnv } from './key-gen.js';
@@ -16,11 +16,6 @@ function findCredential(doc: Document, keyId: string): YAMLMap {
   const node = credentialNodes(doc).find((n) => n.get('keyId') === keyId);
   if (!node) throw new EditError(`no credential with key id ${JSON.stringify(keyId)}`);
   return node;
-}
-
-function tenantExists(doc: Document, tenant: string): boolean {
-  const seq = doc.get('tenants');
-  return isSeq(seq) && seq.items.some((n) => isMap(n) && n.get('id') === tenant);
 }
 
 interface NewKey {
@@ -96,7 +91,7 @@ function create(args: string[]): string | undefined {
   const expiresAt = values.expires === undefined ? undefined : parseExpires(values.expires, Date.now());
   const permissions = values.permission?.map(parsePermission);
   return editCredentialsFile(file, (doc) => {
-    if (!tenantExists(doc, tenant)) throw new EditError(`unknown tenant ${JSON.stringify(tenant)}`);
+    if (!findTenant(doc, tenant)) throw new EditError(`unknown tenant ${JSON.stringify(tenant)}`);
     return addCredential(doc, { tenant, env, status, label: values.label, expiresAt, permissions });
   });
 }

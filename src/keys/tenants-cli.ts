@@ -1,12 +1,12 @@
 // `custody-proxy tenants add | set-allowlist | list` (SPEC §2 rev 2): tenant onboarding without
 // hand-editing YAML. CIDRs are checked with the parser the document's schema uses (§4) before the
 // file is touched; the edit itself goes through the same locked, validated, atomic rewrite as `keys`.
-import { Scalar, YAMLSeq, isMap, isSeq, parse as parseYaml, type Document, type YAMLMap } from 'yaml';
+import { Scalar, YAMLSeq, isSeq, parse as parseYaml, type Document, type YAMLMap } from 'yaml';
 import { parseCidr } from '../net/ip-match.js';
 import { documentSchema } from '../credentials/document-schema.js';
 import { parseCredentials } from '../credentials/document-load.js';
 import { EXIT_OK, UsageError, parseCommand, reportError, required, unknownSubcommand } from '../command-line.js';
-import { EditError, editCredentialsFile, readDocumentText } from './document-edit.js';
+import { EditError, editCredentialsFile, findTenant, readDocumentText } from './document-edit.js';
 import { alignedTable, printable } from './keys-list.js';
 import { ADD, SET_ALLOWLIST, TENANTS_LIST, TENANTS_USAGE } from './tenants-commands.js';
 
@@ -21,9 +21,6 @@ function tenantSeq(doc: Document): YAMLSeq {
   if (!isSeq(seq)) throw new EditError('the document has no tenants list');
   return seq;
 }
-
-const findTenant = (doc: Document, id: string): YAMLMap | undefined =>
-  tenantSeq(doc).items.find((n): n is YAMLMap => isMap(n) && n.get('id') === id);
 
 /** A flow list of double-quoted entries, as SPEC §4 writes an allowlist. */
 function allowListNode(cidrs: readonly string[]): YAMLSeq {
