@@ -3,7 +3,7 @@
 // exactly once whatever the client sent; credentials, `_` names, hop-by-hop and Connection-listed
 // headers removed (never the proxy's own or Idempotency-Key); no protocol upgrade; end-to-end headers kept.
 import t, { type Test } from 'tap';
-import { startUpstream, type Received, type RecordingUpstream } from '../helpers/recording-upstream.js';
+import type { Received } from '../helpers/recording-upstream.js';
 import { proxyFixture } from '../helpers/proxy-fixture.js';
 import { credentialsYaml, bearer } from '../helpers/credentials.js';
 import { request, type Reply } from '../helpers/http-client.js';
