@@ -91,7 +91,8 @@ export function find(docs: Obj[], kind: string, name?: string): Obj {
 }
 
 /** Validates every object against its Kubernetes schema (kubernetes-models throws on a violation);
- * kinds it has no schema for (monitoring.coreos.com) are left to their own tests. */
+ * kinds it has no schema for (monitoring.coreos.com) must be ones the tests know, and are checked
+ * field by field by their own tests. */
 export function validateAll(t: Test, docs: Obj[]): void {
   for (const d of docs) {
     const kind = String(d['kind']);
@@ -105,10 +106,23 @@ export function validateAll(t: Test, docs: Obj[]): void {
     const model = models[kind];
     if (model === undefined) {
       t.ok(['ServiceMonitor', 'PrometheusRule'].includes(kind), `${kind} is a kind the tests know`);
+      t.equal(d['apiVersion'], 'monitoring.coreos.com/v1', `${kind} is a Prometheus Operator object`);
       continue;
     }
     t.doesNotThrow(() => model(d).validate(), `${kind} validates against the Kubernetes schema`);
   }
+}
+
+/** The labels of an object's metadata (or a pod template's). */
+export function labelsOf(o: unknown): Record<string, string> {
+  const labels = isObj(o) && isObj(o['metadata']) ? o['metadata']['labels'] : undefined;
+  return isObj(labels) ? Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, String(v)])) : {};
+}
+
+/** Whether a matchLabels selector selects an object with these labels (every pair present). */
+export function selects(matchLabels: unknown, labels: Record<string, string>): boolean {
+  if (!isObj(matchLabels)) throw new Error(`matchLabels is not a map: ${JSON.stringify(matchLabels)}`);
+  return Object.entries(matchLabels).every(([k, v]) => labels[k] === v);
 }
 
 export interface Pod {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import type { IConfigMap } from 'kubernetes-models/v1';
-import { APP_TAG, buildRenderer, configText, exampleDir, find, goAvailable, podOf, proxyConfig, validateAll, type Obj } from '../helpers/helm-render.js';
+import { APP_TAG, buildRenderer, configText, exampleDir, find, goAvailable, labelsOf, podOf, proxyConfig, selects, validateAll, type Obj } from '../helpers/helm-render.js';
 
 const NO_REDIS_SECRET = { redis: { existingSecret: '' } };
 
@@ -72,7 +72,7 @@ if (goAvailable(t)) {
     const raw = parse(configText(docs)) as Obj;
     t.same(raw['tls'], { certFile: '/etc/custody-proxy/tls/tls.crt', keyFile: '/etc/custody-proxy/tls/tls.key', minVersion: 'TLSv1.3' });
     t.match(raw['upstream'], { url: 'https://127.0.0.1:3000', caFile: '/etc/custody-proxy/upstream-ca/bundle.pem' });
-    t.equal((find(docs, 'Service') as { spec: { ports: Array<{ name: string }> } }).spec.ports[0]?.name, 'https');
+    t.equal((find(docs, 'Service', 'release-custody-proxy') as { spec: { ports: Array<{ name: string }> } }).spec.ports[0]?.name, 'https');
     // The proxy's own config parser accepts what the chart rendered.
     const config = proxyConfig(docs) as unknown as { tls?: { certFile?: string }; upstream: { caFile?: string } };
     t.equal(config.tls?.certFile, '/etc/custody-proxy/tls/tls.crt');
@@ -132,7 +132,7 @@ if (goAvailable(t)) {
     t.ok(spec?.volumes?.some((v) => v.name === 'scratch'));
     t.match(template.metadata?.labels, { team: 'payments', cost: 'c1' });
     t.equal(template.metadata?.annotations?.['note'], 'x');
-    t.match(find(docs, 'Service')['metadata'], { labels: { cost: 'c1' } });
+    t.match(find(docs, 'Service', 'release-custody-proxy')['metadata'], { labels: { cost: 'c1' } });
     t.equal(spec?.priorityClassName, 'high');
     t.same(spec?.nodeSelector, { pool: 'custody' });
     t.same(spec?.tolerations, [{ key: 'custody', operator: 'Exists' }]);
@@ -164,6 +164,21 @@ if (goAvailable(t)) {
     }
     const failure = r.failure([{ 'custody-proxy': { replicaCount: 3, proxy: { config: { idempotency: { store: 'memory' } } } } }], exampleDir);
     t.match(failure, /store is memory with replicaCount 3/, 'the guards hold in a parent chart too');
+  });
+
+  t.test('metrics Service: metrics.service.enabled alone renders it; deployment.enabled false renders no Service; its name stays within 63', async (t) => {
+    const names = (docs: Obj[], kind: string): unknown[] => docs.filter((d) => d['kind'] === kind).map((d) => (d['metadata'] as Obj)['name']).sort();
+    const alone = render({ metrics: { service: { enabled: true, annotations: { 'example.com/scrape': 'yes' } } } });
+    t.same(names(alone, 'Service'), ['release-custody-proxy', 'release-custody-proxy-metrics']);
+    t.same(names(alone, 'ServiceMonitor'), [], 'no ServiceMonitor unless asked for');
+    t.match(find(alone, 'Service', 'release-custody-proxy-metrics')['metadata'], { annotations: { 'example.com/scrape': 'yes' }, labels: { 'app.kubernetes.io/component': 'metrics' } });
+    const sidecar = render({ deployment: { enabled: false }, metrics: { service: { enabled: true }, serviceMonitor: { enabled: true } } });
+    t.same(sidecar.map((d) => d['kind']), ['ConfigMap'], 'no Service nor ServiceMonitor without the chart\'s pods');
+    const long = render({ fullnameOverride: 'x'.repeat(63), metrics: { serviceMonitor: { enabled: true } } });
+    const metricsName = String(names(long, 'Service').find((n) => String(n).endsWith('-metrics')));
+    t.ok(metricsName.length <= 63, `${metricsName.length} characters`);
+    t.equal(metricsName, `${'x'.repeat(55)}-metrics`);
+    t.ok(selects((find(long, 'ServiceMonitor')['spec'] as { selector: Obj }).selector['matchLabels'], labelsOf(find(long, 'Service', metricsName))), 'the ServiceMonitor still finds it');
   });
 
   t.test('monitoring: PrometheusRule holds the alert groups (promtool accepts them), the dashboard ConfigMap the JSON', async (t) => {

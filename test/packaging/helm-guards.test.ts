@@ -36,6 +36,8 @@ t.test('values.schema.json', async (t) => {
   bad({ proxy: { config: { idempotency: { redis: { url: 'redis://c:6379' } } } } }, 'an unknown redis key is rejected');
   bad({ proxy: { config: { rateLimits: { onStoreError: 'block' } } } }, 'an unknown onStoreError is rejected');
   bad({ metrics: { grafanaDashboard: { labels: { grafana_dashboard: 1 } } } }, 'a label that is not a string is rejected');
+  ok({ metrics: { service: { enabled: true, annotations: { a: 'b' } } } }, 'metrics Service');
+  bad({ metrics: { service: { port: 9091 } } }, 'an unknown metrics.service key is rejected (its port is proxy.adminPort)');
 });
 
 if (goAvailable(t)) {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import type { IServiceAccount, IService } from 'kubernetes-models/v1';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { APP_TAG, CONFIG_FILE, buildRenderer, chartDir, find, goAvailable, podOf, proxyConfig, validateAll, type Obj } from '../helpers/helm-render.js';
+import { APP_TAG, CONFIG_FILE, buildRenderer, chartDir, find, goAvailable, labelsOf, podOf, proxyConfig, selects, validateAll, type Obj } from '../helpers/helm-render.js';
 
 const SECRETS = {
   redis: { existingSecret: 'custody-proxy-redis', secretKey: 'url' },
@@ -28,23 +28,24 @@ if (goAvailable(t)) {
       const withSecrets = values.length > 1;
       const kinds = docs.map((d) => d['kind']).sort();
       const expected = ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount'];
-      t.same(kinds, withSecrets ? [...expected, 'ServiceMonitor'].sort() : expected);
+      // With the ServiceMonitor comes the metrics Service, the second Service.
+      t.same(kinds, withSecrets ? [...expected, 'Service', 'ServiceMonitor'].sort() : expected);
       validateAll(t, docs);
       const { template, proxy, app, containers } = podOf(docs);
       const spec = template.spec;
       if (spec === undefined) throw new Error('no pod spec');
-      const svc = find(docs, 'Service') as unknown as IService;
+      const svc = find(docs, 'Service', 'release-custody-proxy') as unknown as IService;
 
       t.test('images: the proxy tag is the appVersion, the app tag as set', async (t) => {
         t.equal(proxy.image, `registry.example.com/custody-proxy:${appVersion}`);
         t.equal(app.image, `registry.example.com/custody-service:${values.length === 0 ? '1.0.0' : '1.4.2'}`, 'values.yaml\'s example tag, or the one given');
       });
 
-      t.test('the Service exposes the proxy, never the custody service', async (t) => {
+      t.test('the Service carries client traffic to the proxy only: never the custody service, never the admin port', async (t) => {
         const ports = svc.spec?.ports ?? [];
-        t.equal(ports.find((p) => p.name === 'http')?.targetPort, 'proxy', 'http targets the proxy port');
+        t.same(ports.map((p) => [p.name, p.port, p.targetPort]), [['http', 80, 'proxy']], 'one port: http to the proxy port');
         t.equal(proxy.ports?.find((p) => p.name === 'proxy')?.containerPort, 8080);
-        for (const p of ports) t.ok(p.targetPort === 'proxy' || p.targetPort === 'admin', `${p.name ?? ''} targets a proxy port`);
+        t.notOk(ports.some((p) => p.targetPort === 'admin' || p.port === 9090 || p.targetPort === 9090), 'no admin port on the client Service');
         t.same(app.ports ?? [], [], 'the custody service declares no port');
         const dep = find(docs, 'Deployment') as { spec?: { selector?: { matchLabels?: unknown } } };
         t.same(svc.spec?.selector, dep.spec?.selector?.matchLabels, 'selector matches the pods');
@@ -114,12 +115,25 @@ if (goAvailable(t)) {
       });
 
       if (withSecrets) {
-        t.test('ServiceMonitor scrapes /metrics on the admin Service port', async (t) => {
+        t.test('the metrics Service carries the admin port, to the same pods', async (t) => {
+          const metrics = find(docs, 'Service', 'release-custody-proxy-metrics') as unknown as IService;
+          t.equal(metrics.spec?.type, 'ClusterIP');
+          t.same(metrics.spec?.ports, [{ name: 'admin', port: 9090, targetPort: 'admin' }]);
+          t.same(metrics.spec?.selector, svc.spec?.selector, 'the pods the client Service selects');
+          t.equal(labelsOf(metrics)['app.kubernetes.io/component'], 'metrics');
+        });
+
+        t.test('ServiceMonitor scrapes /metrics on the metrics Service, and only there', async (t) => {
           const sm = find(docs, 'ServiceMonitor');
-          t.equal(sm['apiVersion'], 'monitoring.coreos.com/v1');
           t.match(sm['metadata'], { labels: { release: 'prometheus' } });
-          t.same((sm['spec'] as Obj)['selector'], { matchLabels: svc.spec?.selector });
-          t.same((sm['spec'] as Obj)['endpoints'], [{ port: 'admin', path: '/metrics', interval: '15s' }]);
+          const spec = sm['spec'] as Obj;
+          const matchLabels = (spec['selector'] as Obj)['matchLabels'];
+          t.same(Object.keys(spec['selector'] as Obj), ['matchLabels'], 'matchLabels only');
+          const services = docs.filter((d) => d['kind'] === 'Service');
+          t.same(services.filter((d) => selects(matchLabels, labelsOf(d))).map((d) => (d['metadata'] as Obj)['name']), ['release-custody-proxy-metrics'],
+            'selects the metrics Service, not the client Service');
+          t.same(spec['endpoints'], [{ port: 'admin', path: '/metrics', interval: '15s', relabelings: [{ targetLabel: 'job', replacement: 'release-custody-proxy' }] }],
+            'the admin port by name; job kept at the full name it had when the client Service was scraped');
         });
       }
     });
@@ -133,6 +147,10 @@ if (goAvailable(t)) {
   t.test('NOTES.txt: how to reach the service and the Secrets; warnings while the admin token is unset', async (t) => {
     const notes = r.notes([APP_TAG]);
     t.match(notes, 'http://release-custody-proxy.default.svc:80');
+    t.match(notes, 'port-forward deploy/release-custody-proxy 9090', 'the admin port through the pods: the client Service has none');
+    t.notMatch(notes, /svc\/release-custody-proxy 9090/);
+    t.notMatch(notes, /custody-proxy-metrics/, 'no metrics Service by default');
+    t.match(r.notes([APP_TAG, SECRETS]), 'http://release-custody-proxy-metrics.default.svc:9090/metrics (scraped by ServiceMonitor release-custody-proxy)');
     t.match(notes, 'create secret generic custody-proxy-credentials');
     t.match(notes, /WARNING: adminToken\.existingSecret is not set/);
     t.match(notes, /WARNING: proxy\.config\.environment is "any"/);

@@ -41,6 +41,25 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- end }}
 {{- end -}}
 
+{{- /* The metrics Service: the admin port on a Service of its own, so the client Service carries
+client traffic only. Its name leaves room for the suffix within the 63 characters of a Service name;
+the component label is what the ServiceMonitor selects it by (the client Service has none). */ -}}
+{{- define "custody-proxy.metricsServiceName" -}}
+{{- printf "%s-metrics" (include "custody-proxy.fullname" . | trunc 55 | trimSuffix "-") -}}
+{{- end -}}
+
+{{- define "custody-proxy.metricsSelectorLabels" -}}
+{{ include "custody-proxy.selectorLabels" . }}
+app.kubernetes.io/component: metrics
+{{- end -}}
+
+{{- /* The metrics Service is rendered with the ServiceMonitor whatever metrics.service.enabled says:
+the ServiceMonitor would find nothing to scrape without it. */ -}}
+{{- define "custody-proxy.metricsService.enabled" -}}
+{{- $m := .values.metrics -}}
+{{- if and .values.deployment.enabled (or ($m.service | default dict).enabled $m.serviceMonitor.enabled) }}true{{ end -}}
+{{- end -}}
+
 {{- /* The proxy's release: this chart's appVersion. From a parent chart .Chart is the parent's, so
 the same number is kept here too (test/packaging checks it equals Chart.yaml's appVersion). */ -}}
 {{- define "custody-proxy.appVersion" -}}
