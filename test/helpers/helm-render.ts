@@ -105,7 +105,7 @@ export function validateAll(t: Test, docs: Obj[]): void {
     };
     const model = models[kind];
     if (model === undefined) {
-      t.ok(['ServiceMonitor', 'PrometheusRule'].includes(kind), `${kind} is a kind the tests know`);
+      t.ok(['ServiceMonitor', 'PodMonitor', 'PrometheusRule'].includes(kind), `${kind} is a kind the tests know`);
       t.equal(d['apiVersion'], 'monitoring.coreos.com/v1', `${kind} is a Prometheus Operator object`);
       continue;
     }

@@ -181,6 +181,30 @@ if (goAvailable(t)) {
     t.ok(selects((find(long, 'ServiceMonitor')['spec'] as { selector: Obj }).selector['matchLabels'], labelsOf(find(long, 'Service', metricsName))), 'the ServiceMonitor still finds it');
   });
 
+  t.test('PodMonitor for your own Deployment: selects the example\'s pods, scrapes the sidecar\'s admin port', async (t) => {
+    const docs = r.render([{ 'custody-proxy': { metrics: { podMonitor: { enabled: true, interval: '20s', labels: { release: 'prom' } } } } }], exampleDir);
+    validateAll(t, docs);
+    t.same(docs.map((d) => String(d['kind'])).sort(), ['ConfigMap', 'Deployment', 'PodMonitor'], 'the PodMonitor beside the ConfigMap, no Service');
+    const pm = find(docs, 'PodMonitor');
+    t.match(pm['metadata'], { name: 'release-custody-proxy', labels: { release: 'prom' } });
+    const spec = pm['spec'] as { selector: Obj; podMetricsEndpoints: Array<{ port: string; path: string; interval: string; relabelings: Obj[] }> };
+    const { template, proxy } = podOf(docs, 'payments');
+    t.ok(selects(spec.selector['matchLabels'], labelsOf(template)), `its default selector ${JSON.stringify(spec.selector)} matches the pod template's labels`);
+    t.same(Object.keys(spec.selector), ['matchLabels']);
+    const [endpoint, ...more] = spec.podMetricsEndpoints;
+    t.same(more, [], 'one endpoint');
+    t.match(endpoint, { port: 'admin', path: '/metrics', interval: '20s' });
+    t.ok(proxy.ports?.some((p) => p.name === endpoint?.port), 'the sidecar container has the port it names');
+    t.same(endpoint?.relabelings, [
+      { sourceLabels: ['__meta_kubernetes_pod_container_name'], regex: proxy.name, action: 'keep' },
+      { targetLabel: 'job', replacement: 'release-custody-proxy' },
+    ], 'only the sidecar container (by its rendered name) is kept; job as with the ServiceMonitor');
+    const own = r.render([{ 'custody-proxy': { metrics: { podMonitor: { enabled: true, selector: { 'app.kubernetes.io/name': 'payments', 'app.kubernetes.io/instance': null } } } } }], exampleDir);
+    t.same((find(own, 'PodMonitor')['spec'] as { selector: Obj }).selector, { matchLabels: { 'app.kubernetes.io/name': 'payments' } }, 'a selector of your own replaces the default');
+    const chartOnly = render({ deployment: { enabled: false }, metrics: { podMonitor: { enabled: true } } });
+    t.same(chartOnly.map((d) => String(d['kind'])).sort(), ['ConfigMap', 'PodMonitor'], 'the chart alone with deployment.enabled: false');
+  });
+
   t.test('monitoring: PrometheusRule holds the alert groups (promtool accepts them), the dashboard ConfigMap the JSON', async (t) => {
     const docs = render({ metrics: { prometheusRule: { enabled: true, labels: { release: 'prom' }, namespace: 'monitoring' }, grafanaDashboard: { enabled: true } } });
     const rule = find(docs, 'PrometheusRule');

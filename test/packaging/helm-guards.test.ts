@@ -36,8 +36,10 @@ t.test('values.schema.json', async (t) => {
   bad({ proxy: { config: { idempotency: { redis: { url: 'redis://c:6379' } } } } }, 'an unknown redis key is rejected');
   bad({ proxy: { config: { rateLimits: { onStoreError: 'block' } } } }, 'an unknown onStoreError is rejected');
   bad({ metrics: { grafanaDashboard: { labels: { grafana_dashboard: 1 } } } }, 'a label that is not a string is rejected');
-  ok({ metrics: { service: { enabled: true, annotations: { a: 'b' } } } }, 'metrics Service');
+  ok({ metrics: { service: { enabled: true, annotations: { a: 'b' } }, podMonitor: { enabled: true, interval: '1m', labels: { release: 'p' }, selector: { app: '{{ .Release.Name }}' } } } }, 'metrics Service, PodMonitor');
   bad({ metrics: { service: { port: 9091 } } }, 'an unknown metrics.service key is rejected (its port is proxy.adminPort)');
+  bad({ metrics: { podMonitor: { selector: { matchLabels: { app: 'x' } } } } }, 'podMonitor.selector is matchLabels itself, not a LabelSelector');
+  bad({ metrics: { podMonitor: { enabled: 'yes' } } }, 'podMonitor.enabled is a boolean');
 });
 
 if (goAvailable(t)) {
@@ -88,5 +90,10 @@ if (goAvailable(t)) {
     fails(t, { proxy: { config: { idempotency: { redis: { cluster: ['c:6379'], username: 'u' } } } } }, /username needs its password.*passwordKey/, 'a user without redis.passwordKey');
     fails(t, { proxy: { config: { idempotency: { redis: { sentinels: ['s:26379'], name: 'm', sentinelUsername: 'u' } } } }, redis: { passwordKey: 'p' } }, /sentinelUsername needs its password/, 'a sentinel user without its key');
     t.match(r.failure([{ app: { image: { tag: '' } } }]), /app\.image\.tag \(or \.digest\) is required: pin the image, never latest/, 'an app image without tag or digest');
+  });
+
+  t.test('the PodMonitor beside the ServiceMonitor fails: every series scraped twice', async (t) => {
+    fails(t, { metrics: { serviceMonitor: { enabled: true }, podMonitor: { enabled: true } } }, /metrics\.podMonitor and metrics\.serviceMonitor are both enabled: both would scrape the same pods/, 'both, with deployment.enabled');
+    renders(t, { deployment: { enabled: false }, metrics: { serviceMonitor: { enabled: true }, podMonitor: { enabled: true } } }, 'deployment.enabled false: no ServiceMonitor is rendered, the PodMonitor alone');
   });
 }

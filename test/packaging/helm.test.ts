@@ -151,6 +151,8 @@ if (goAvailable(t)) {
     t.notMatch(notes, /svc\/release-custody-proxy 9090/);
     t.notMatch(notes, /custody-proxy-metrics/, 'no metrics Service by default');
     t.match(r.notes([APP_TAG, SECRETS]), 'http://release-custody-proxy-metrics.default.svc:9090/metrics (scraped by ServiceMonitor release-custody-proxy)');
+    t.match(r.notes([APP_TAG, { deployment: { enabled: false }, metrics: { podMonitor: { enabled: true } } }]),
+      'PodMonitor release-custody-proxy scrapes the custody-proxy container\'s admin port in the pods matching\n{"app.kubernetes.io/instance":"release"}');
     t.match(notes, 'create secret generic custody-proxy-credentials');
     t.match(notes, /WARNING: adminToken\.existingSecret is not set/);
     t.match(notes, /WARNING: proxy\.config\.environment is "any"/);
