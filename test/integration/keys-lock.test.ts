@@ -70,6 +70,19 @@ t.test('a stale lock is broken by exactly one invocation, which a late one canno
   t.same(readdirSync(path.dirname(lock)), [], 'no breaker or temp file left');
 });
 
+t.test('a free lock is left to the live invocation whose turn it is; a turn whose owner is gone is broken', async (t) => {
+  const lock = path.join(scratch(t), 'credentials.yaml.lock');
+  writeFileSync(`${lock}.next`, `${hostname()} ${process.pid} 00112233aabbccdd\n`);
+  t.throws(() => acquireLock(lock, 400), { name: 'LockError' }, 'not taken while another live invocation has the next turn');
+  t.notOk(existsSync(lock), 'the lock stayed free for it');
+  writeFileSync(`${lock}.next`, `${hostname()} ${deadPid()} 00112233aabbccdd\n`);
+  const release = acquireLock(lock, 400);
+  t.ok(existsSync(lock), 'taken once the turn\'s owner is gone');
+  t.notOk(existsSync(`${lock}.next`), 'and the dead owner\'s turn removed');
+  release();
+  t.same(readdirSync(path.dirname(lock)), [], 'nothing left');
+});
+
 const WRITER = `
 const [modulePath, file, tag, count] = process.argv.slice(1);
 const { runKeys } = await import(modulePath);
@@ -106,4 +119,46 @@ t.test('two real processes start against a crashed invocation\'s lock: one takes
   t.equal(printed.length, 2 * N);
   t.same(keyIds(file).sort(), ['ck_live_one', ...printed].sort(), 'every printed key is in the file');
   t.same(readdirSync(dir), ['credentials.yaml'], 'no lock, breaker or temp file left');
+});
+
+// Takes the lock again the moment it has released it, holding it 300 ms each time, for at most 5 s;
+// prints "holding" once it first has it.
+const GREEDY = `
+import { setTimeout as sleep } from 'node:timers/promises';
+const [modulePath, lock] = process.argv.slice(1);
+const { acquireLock } = await import(modulePath);
+const end = Date.now() + 5000;
+let first = true;
+while (Date.now() < end) {
+  const release = acquireLock(lock, 5000);
+  if (first) { process.stdout.write('holding\\n'); first = false; }
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+  release();
+}
+`;
+
+t.test('a waiter gets its turn from a holder that takes the lock again the moment it is free', async (t) => {
+  if (!existsSync(path.join(ROOT, 'dist', 'keys', 'edit-lock.js'))) throw new Error('dist/ is stale: run `npm run build` first');
+  const lock = path.join(scratch(t), 'credentials.yaml.lock');
+  const env = { ...process.env };
+  delete env['NODE_OPTIONS'];
+  const modulePath = pathToFileURL(path.join(ROOT, 'dist', 'keys', 'edit-lock.js')).href;
+  const greedy = spawn(process.execPath, ['--input-type=module', '-e', GREEDY, modulePath, lock], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => greedy.on('close', resolve));
+  t.teardown(() => {
+    if (greedy.pid !== undefined && greedy.exitCode === null) process.kill(greedy.pid, 'SIGKILL');
+  });
+  await new Promise<void>((resolve, reject) => {
+    greedy.stdout.setEncoding('utf8').on('data', (c: string) => c.includes('holding') && resolve());
+    greedy.on('close', () => reject(new Error('the greedy holder exited before holding the lock')));
+  });
+  const t0 = Date.now();
+  let release: (() => void) | undefined;
+  // Without turns it would need to poll in the instant between a release and the next take (about
+  // one poll in hundreds does).
+  t.doesNotThrow(() => (release = acquireLock(lock, 2500)), 'the waiter got the lock within its 2.5 s');
+  t.ok(Date.now() - t0 < 2500, `after ${Date.now() - t0} ms`);
+  t.notOk(existsSync(`${lock}.next`), 'its claim on the next turn is gone once it holds the lock');
+  release?.();
+  t.equal(await exited, 0, 'the holder went on taking the lock afterwards, and ended cleanly');
 });
