@@ -53,6 +53,8 @@ export interface App {
   readonly logger: Logger;
   /** SIGHUP: re-read the credentials source now. */
   reloadCredentials(): Promise<unknown>;
+  /** SIGHUP: re-read the listener's TLS files now ('off' without `tls`). */
+  reloadTls(): Promise<'applied' | 'unchanged' | 'rejected' | 'off'>;
   /**
    * SIGTERM (SPEC §12): readiness 503 at once; serve as usual for drainDelay; stop accepting and let
    * in-flight requests finish within shutdownTimeout; then close everything. Once only: later calls
@@ -200,6 +202,7 @@ export async function startApp(config: ProxyConfig, options: AppOptions = {}): P
     metrics,
     logger,
     reloadCredentials: () => source.load(),
+    reloadTls: () => listenerTls?.reload() ?? Promise.resolve('off'),
     shutdown: (opts = {}) => (stopped ??= stop(w, drain, closeRest, opts)),
     hurry: () => drain.hurry(),
   };

@@ -36,7 +36,7 @@ const SERVE = {
   name: 'serve',
   usage: `usage: custody-proxy serve [--config FILE]
 
-Runs the proxy and its admin listener until SIGTERM or SIGINT; SIGHUP re-reads the credentials.
+Runs the proxy and its admin listener until SIGTERM or SIGINT; SIGHUP re-reads the credentials and the TLS files.
 An invalid config or credentials document stops it at start (every problem listed, exit 1).
 
 options:

@@ -2,7 +2,7 @@
 // SPEC §12 (readiness 503, drainDelay of normal service, then in-flight requests finish). SIGINT is an
 // operator at a terminal (Ctrl-C), with no load balancer to wait for: the same without drainDelay. A
 // second SIGTERM or SIGINT hurries: it ends the drain delay, or once closing, cuts what is still in
-// flight. SIGHUP re-reads the credentials.
+// flight. SIGHUP re-reads the credentials and the listener's TLS files (what a watch missed).
 import type { App } from './app.js';
 
 /** Resolves once a signal has shut the app down; the handlers are removed again by then. */
@@ -27,7 +27,10 @@ export function serveUntilSignalled(app: App): Promise<void> {
     };
     const onTerm = (): void => stop('SIGTERM');
     const onInt = (): void => stop('SIGINT');
-    const onHup = (): void => void app.reloadCredentials();
+    const onHup = (): void => {
+      void app.reloadCredentials();
+      void app.reloadTls();
+    };
     process.on('SIGTERM', onTerm).on('SIGINT', onInt).on('SIGHUP', onHup);
   });
 }

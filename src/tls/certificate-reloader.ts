@@ -38,16 +38,16 @@ export class CertificateReloader {
 
   private schedule(): void {
     clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => void this.reload(), DEBOUNCE_MS);
+    this.debounce = setTimeout(() => void this.reload('change'), DEBOUNCE_MS);
     this.debounce.unref();
   }
 
-  /** Reads both files; applies the pair when it is new and good. Exposed for tests and SIGHUP-like triggers. */
-  async reload(): Promise<'applied' | 'unchanged' | 'rejected'> {
+  /** Reads both files; applies the pair when it is new and good. `trigger` goes into the log lines. */
+  async reload(trigger: 'change' | 'SIGHUP'): Promise<'applied' | 'unchanged' | 'rejected'> {
     await this.fileWatch.markRead();
     const result = loadPemPair(this.files);
     if (!result.ok) {
-      this.logger.error({ problem: result.problem, inForce: describe(this.current.info) }, 'TLS certificate reload refused; keeping the certificate in force');
+      this.logger.error({ problem: result.problem, inForce: describe(this.current.info), trigger }, 'TLS certificate reload refused; keeping the certificate in force');
       this.hooks.counted('rejected');
       return 'rejected';
     }
@@ -57,7 +57,7 @@ export class CertificateReloader {
     const previous = this.current.info;
     this.current = pair;
     this.hooks.counted('applied');
-    this.logger.info({ ...describe(pair.info), previousSerialNumber: previous.serialNumber }, 'TLS certificate reloaded');
+    this.logger.info({ ...describe(pair.info), previousSerialNumber: previous.serialNumber, trigger }, 'TLS certificate reloaded');
     return 'applied';
   }
 

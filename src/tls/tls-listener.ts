@@ -18,6 +18,8 @@ export interface ListenerTls {
   readonly options: tls.SecureContextOptions;
   /** starts the reloads and the handshake accounting on the server built with `options` */
   attach(server: http.Server): void;
+  /** SIGHUP: re-reads both files now (what a watch or poll might not have seen) */
+  reload(): Promise<'applied' | 'unchanged' | 'rejected'>;
   close(): void;
 }
 
@@ -43,6 +45,7 @@ export function prepareListenerTls(files: TlsFiles, configFile: string, logger: 
       server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: net.Socket) => countHandshakeFailure(err, socket, logger, metrics));
       logger.info({ ...describe(first.pair.info), minVersion: files.minVersion }, 'TLS listener certificate');
     },
+    reload: () => reloader?.reload('SIGHUP') ?? Promise.resolve('unchanged'),
     close: () => reloader?.close(),
   };
 }

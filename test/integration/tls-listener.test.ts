@@ -4,11 +4,12 @@
 // kubelet swapping the `..data` symlink of a mounted Secret) a NEW connection is served the new
 // certificate while a kept-alive connection opened before keeps the old one and keeps working; a bad
 // pair (a key from another certificate) is refused and the certificate in force stays; the TLS
-// metrics pass promtool; SIGTERM, with connections open (one still in its handshake), exits 0.
+// metrics pass promtool; SIGTERM, with connections open (one still in its handshake), exits 0; SIGHUP
+// re-reads a pair changed where no watch or poll sees it.
 import t, { type Test } from 'tap';
 import https from 'node:https';
 import net from 'node:net';
-import { copyFileSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
 import { writeConfigDir } from '../helpers/start-proxy.js';
@@ -143,4 +144,47 @@ t.test('a kubelet ..data symlink swap is a renewal too', async (t) => {
   t.equal(old.status, 200);
   t.equal(old.serial, first.serial, 'with its old certificate');
   t.equal(logged(proxy, REFUSED).length, 0, 'an atomic swap never shows a half pair');
+});
+
+// A whole second: a file's own sub-millisecond mtime would not survive utimes exactly.
+const FIXED_MTIME = 1_700_000_000;
+
+/** Writes `leaf`'s PEM files over FILES in place, padded with newlines to `size` bytes, mtime fixed: no stat change. */
+function rewriteUnseen(leaf: Leaf, files: { cert: string; key: string }, size: number): void {
+  for (const [from, to] of [[leaf.certFile, files.cert], [leaf.keyFile, files.key]] as const) {
+    const pem = readFileSync(from, 'utf8');
+    if (pem.length > size) throw new Error(`${from} is larger than ${size} bytes`);
+    writeFileSync(to, pem + '\n'.repeat(size - pem.length));
+    utimesSync(to, FIXED_MTIME, FIXED_MTIME);
+  }
+}
+
+t.test('SIGHUP re-reads the pair when files change where no watch or poll sees it', async (t) => {
+  const upstream = await startUpstream();
+  t.teardown(() => upstream.close());
+  // tls/tls.crt and tls/tls.key link to files in another folder (not watched), rewritten in place with
+  // their size and mtime kept (the poll's stat sees nothing): only a SIGHUP reveals the change.
+  const SIZE = 8192;
+  let files = { cert: '', key: '' };
+  const proxy = await tlsProxy(t, upstream, (dir) => {
+    const store = path.join(dir, '..', 'pem-store');
+    mkdirSync(store);
+    files = { cert: path.join(store, 'cert.pem'), key: path.join(store, 'key.pem') };
+    writeFileSync(files.cert, '');
+    writeFileSync(files.key, '');
+    rewriteUnseen(first, files, SIZE);
+    symlinkSync(files.cert, path.join(dir, 'tls.crt'));
+    symlinkSync(files.key, path.join(dir, 'tls.key'));
+  });
+  t.equal((await httpsRequest({ port: proxy.port, ca: ca.caPem, headers: AUTH })).serial, first.serial);
+
+  rewriteUnseen(second, files, SIZE);
+  await new Promise((resolve) => setTimeout(resolve, 2500)); // longer than the 2 s poll
+  t.equal((await httpsRequest({ port: proxy.port, ca: ca.caPem, headers: AUTH })).serial, first.serial, 'unseen by watch and poll');
+  process.kill(proxy.pid, 'SIGHUP');
+  const renewed = await newConnectionServed(proxy, second.serial);
+  t.equal(renewed.status, 200, 'after SIGHUP a new connection is served the new certificate');
+  t.match(logged(proxy, 'TLS certificate reloaded').at(-1), { serialNumber: second.serial, trigger: 'SIGHUP' });
+  t.equal(logged(proxy, REFUSED).length, 0);
+  t.doesNotThrow(() => process.kill(proxy.pid, 0), 'SIGHUP did not end the process');
 });
