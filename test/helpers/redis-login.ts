@@ -1,7 +1,8 @@
 // What a Redis login does to a real `custody-proxy serve` (SPEC §3 idempotency.redis login keys, §9):
 // with the right password keyed requests execute once and replay; with a wrong one the store is down
 // (keyed 503, unkeyed traffic unaffected, store_up 0), one log line says why, and the process keeps
-// running. No password ever reaches its output. Shared by the Sentinel and Cluster login tests.
+// running. No password ever reaches its output. Shared by the Sentinel and Cluster login tests, and by
+// the TLS tests (an untrusted certificate is reported the same way).
 import { randomUUID } from 'node:crypto';
 import type { Test } from 'tap';
 import { bearer, credentialsYaml, type KeySpec } from './credentials.js';
@@ -46,8 +47,9 @@ export async function worksWithTheRightPassword(t: Test, proxy: SpawnedProxy, up
   t.equal(sampleValue(await scrape(proxy.adminUrl), 'custody_proxy_idempotency_store_up'), 1, 'store_up 1');
 }
 
-/** The store is down for keyed requests only; a log line names the refusal; the process lives on. */
-export async function downWithAWrongPassword(t: Test, proxy: SpawnedProxy, upstream: RecordingUpstream, refusal: RegExp): Promise<void> {
+/** The store is down for keyed requests only; a log line names the refusal (a wrong login, an untrusted
+ * certificate); the process lives on. */
+export async function downForASetupProblem(t: Test, proxy: SpawnedProxy, upstream: RecordingUpstream, refusal: RegExp): Promise<void> {
   const key = `wrong-${randomUUID()}`;
   assertProxyError(t, await call(proxy.url, keyedPost(key)), 503, 'IDEMPOTENCY_STORE_UNAVAILABLE', 'a keyed request');
   t.equal(executions(upstream.requests, key), 0, 'was never forwarded');
@@ -55,7 +57,7 @@ export async function downWithAWrongPassword(t: Test, proxy: SpawnedProxy, upstr
   t.equal(unkeyed.status, 200, 'an unkeyed request is served');
   t.equal(sampleValue(await scrape(proxy.adminUrl), 'custody_proxy_idempotency_store_up'), 0, 'store_up 0');
   const said = (): Record<string, unknown> | undefined => proxy.logLines().find((l) => String(l['msg']).startsWith('idempotency store cannot use Redis'));
-  await waitFor(() => said() !== undefined, 10_000, 'the log line about the Redis login');
+  await waitFor(() => said() !== undefined, 10_000, 'the log line about the Redis login or TLS');
   t.match(String(said()?.['problem']), refusal, `the log line says why: ${String(said()?.['problem'])}`);
   t.equal(said()?.['level'], 'error');
   t.equal(proxy.logLines().filter((l) => String(l['msg']).startsWith('idempotency store cannot use Redis')).length, 1, 'once, not once per reconnect');

@@ -10,7 +10,7 @@ import { RedisStore } from '../../src/idempotency/redis-store.js';
 import { StoreUnavailableError } from '../../src/idempotency/store.js';
 import { missing, redisServerInstalled } from '../helpers/redis-server.js';
 import { startRedisCluster, startSentinelGroup } from '../helpers/redis-topologies.js';
-import { downWithAWrongPassword, noPasswordIn, proxyWithPassword, startLoginUpstream, worksWithTheRightPassword } from '../helpers/redis-login.js';
+import { downForASetupProblem, noPasswordIn, proxyWithPassword, startLoginUpstream, worksWithTheRightPassword } from '../helpers/redis-login.js';
 import { waitFor } from '../helpers/waits.js';
 
 const PASSWORD = 'redis-pw-0f3a9c51';
@@ -22,7 +22,7 @@ async function rightAndWrong(t: Test, redis: Record<string, unknown>): Promise<v
   const right = await proxyWithPassword(t, upstream, redis, PASSWORD);
   await t.test('the right password: keyed requests execute once and replay', (t) => worksWithTheRightPassword(t, right, upstream));
   const wrong = await proxyWithPassword(t, upstream, redis, WRONG);
-  await t.test('a wrong password: the store is down, the proxy is not', (t) => downWithAWrongPassword(t, wrong, upstream, /WRONGPASS/));
+  await t.test('a wrong password: the store is down, the proxy is not', (t) => downForASetupProblem(t, wrong, upstream, /WRONGPASS/));
   for (const proxy of [right, wrong]) {
     t.equal((await proxy.kill('SIGTERM', 15_000)).code, 0, 'SIGTERM exits 0');
     noPasswordIn(t, proxy, PASSWORD, SENTINEL_PASSWORD, WRONG);
