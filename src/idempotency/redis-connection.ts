@@ -51,7 +51,7 @@ function serverOptions(timeoutMs: number) {
 const retryStrategy = (attempt: number): number => Math.min(100 * attempt, 2000);
 
 /** Node's TLS options for `tls: true`: the config's CA instead of the system roots, when given. */
-function tlsOf(login: RedisLogin): ConnectionOptions | undefined {
+export function tlsOf(login: RedisLogin): ConnectionOptions | undefined {
   if (!login.tls) return undefined;
   return login.ca ? { ca: login.ca } : {};
 }

@@ -4,6 +4,7 @@
 // line holds the error's message alone, with every configured password cut out: ioredis' errors carry
 // the failed command with its arguments (AUTH user password), so the error object is never logged.
 import type { RedisClient, RedisTopology } from './redis-connection.js';
+import { tlsProbeFor } from './redis-tls-probe.js';
 
 export type ProblemReport = (problem: string) => void;
 
@@ -53,14 +54,21 @@ export function setupProblem(err: unknown, secrets: readonly string[]): string |
 /** Listens to the client's errors (ioredis prints them without a listener) and reports setup problems. */
 export function watchSetupProblems(client: RedisClient, topology: RedisTopology, report: ProblemReport | undefined): void {
   const secrets = secretsOf(topology);
-  const onError = (err: unknown): void => {
+  // Sentinel and Cluster lose a certificate error before it reaches these events (redis-tls-probe.ts).
+  const probe = report && tlsProbeFor(topology, (err, address) => {
+    const problem = setupProblem(err, secrets);
+    if (problem !== undefined) report(`TLS to ${address}: ${problem}`);
+  });
+  const onError = (err: unknown, address?: unknown): void => {
     const problem = setupProblem(err, secrets);
     if (problem !== undefined) report?.(problem);
+    else probe?.recheck(typeof address === 'string' ? address : undefined);
   };
   // Other errors (refused connections, timeouts) surface as failed operations, as before.
-  client.on('error', onError);
+  client.on('error', (err: unknown) => onError(err));
   // A Cluster reports a node's failed connection here (also while the slot map is still unknown).
   client.on('node error', onError);
+  client.on('end', () => probe?.stop());
 }
 
 /** fn at most once per `ms` (a wrong password fails every reconnect: one line per interval is enough). */
