@@ -11,6 +11,7 @@ import { StoreUnavailableError } from './store.js';
 import { ClaimUndos } from './claim-undos.js';
 import { ReadyRunner } from './ready-runner.js';
 import { StoreMarker, freshEpoch, type MarkerBackend, type MarkerOptions } from './store-marker.js';
+import { markerBackend } from './marker-backend.js';
 import { watchSetupProblems, type ProblemReport } from './redis-problems.js';
 import { connectRedis, evalAndWait, notEnough, type RedisClient, type RedisTopology } from './redis-connection.js';
 import type { ClaimOptions, ClaimResult, Completion, Fingerprint, IdempotencyStore } from './store.js';
@@ -50,17 +51,17 @@ export class RedisStore implements IdempotencyStore {
   readonly #waitReplicas: number;
   readonly #runner: ReadyRunner;
   readonly #undos: ClaimUndos;
-  readonly #markerKey: string;
+  readonly #markerBackend: MarkerBackend;
   readonly #marker: StoreMarker | undefined;
   #closed = false;
 
   constructor(options: RedisStoreOptions) {
     this.#prefix = options.keyPrefix;
-    this.#markerKey = `${options.keyPrefix}marker`;
     this.#timeoutMs = options.commandTimeoutMs ?? 1000;
     this.#waitReplicas = options.waitReplicas ?? 0;
     this.#client = connectRedis(options, this.#timeoutMs);
     this.#runner = new ReadyRunner(this.#client, this.#timeoutMs);
+    this.#markerBackend = markerBackend(this.#client, this.#runner, options.keyPrefix);
     const client = this.#client as unknown as BufferScripting;
     this.#scripts = { evalshaBuffer: client.evalshaBuffer.bind(client), evalBuffer: client.evalBuffer.bind(client) };
     // Sent as EVAL, never EVALSHA: a Redis that just restarted may not hold the script. Not WAITed
@@ -80,7 +81,7 @@ export class RedisStore implements IdempotencyStore {
       this.#runner.ready();
     });
     if (options.loss) {
-      this.#marker = new StoreMarker(this.#markerBackend(), options.loss);
+      this.#marker = new StoreMarker(this.#markerBackend, options.loss);
       this.#marker.start();
     }
     // A failed connection attempt means Redis is unreachable now: answer 503 at once rather than
@@ -141,7 +142,7 @@ export class RedisStore implements IdempotencyStore {
   /** The operator's acknowledgement of a store loss: keyed requests go on (SPEC §9 rev 2). */
   async ackLoss(): Promise<boolean> {
     if (this.#marker) await this.#marker.acknowledge();
-    else await this.#markerBackend().set(freshEpoch());
+    else await this.#markerBackend.set(freshEpoch());
     return true;
   }
 
@@ -164,19 +165,6 @@ export class RedisStore implements IdempotencyStore {
       clearTimeout(timer);
     }
     this.#client.disconnect();
-  }
-
-  #markerBackend(): MarkerBackend {
-    const key = this.#markerKey;
-    return {
-      get: () => this.#runner.run(() => this.#client.get(key)),
-      create: async (value) => {
-        await this.#runner.run(() => this.#client.set(key, value, 'NX'));
-      },
-      set: async (value) => {
-        await this.#runner.run(() => this.#client.set(key, value));
-      },
-    };
   }
 
   // The client's key is hashed: any length and any bytes make a fixed-size, printable key name.

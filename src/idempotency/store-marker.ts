@@ -1,12 +1,13 @@
 // Store-loss detection (SPEC §9 rev 2). A Redis that restarts without persistence, is flushed or fails
-// over to an empty replica has forgotten which keys executed, silently. So the store keeps one marker
-// key, `ok:<epoch>`, polled every 250 ms. When it is gone the loss is reported (log, metric) and, with
-// `onStoreLoss: refuse`, written back as `lost:<since>` so every replica (also one started later) refuses
-// keyed requests until an operator acknowledges (a fresh `ok:` epoch) or the ttl has passed since the
-// loss; with `continue` a fresh epoch is written at once. Needs one replica running across the loss: an
-// empty Redis with no marker at start is taken for a new store. After every (re)connection claims wait
-// until the marker was read on the new connection (within the store's deadline), so a Redis that came
-// back empty is noticed before the first claim on it, not at the next poll.
+// over to an empty replica has forgotten which keys executed, silently. So the store keeps a marker
+// key, `ok:<epoch>` (on a Redis Cluster one per master, read as one: shard-markers.ts), polled every
+// 250 ms. When it is gone the loss is reported (log, metric) and, with `onStoreLoss: refuse`, written
+// back as `lost:<since>` so every replica (also one started later) refuses keyed requests until an
+// operator acknowledges (a fresh `ok:` epoch) or the ttl has passed since the loss; with `continue` a
+// fresh epoch is written at once. Needs one replica running across the loss: an empty Redis with no
+// marker at start is taken for a new store. After every (re)connection claims wait until the marker was
+// read on the new connection (within the store's deadline), so a Redis that came back empty is noticed
+// before the first claim on it, not at the next poll.
 
 /** The marker's three operations, each within the store's deadline (rejects when the store does not answer). */
 export interface MarkerBackend {
