@@ -5,6 +5,7 @@
 // One server, Sentinel or Cluster (redis-connection.ts); with waitReplicas a claim, completion or
 // release is also WAITed for on that many replicas, so a failover cannot forget it (SPEC §9 rev 2).
 import { randomUUID } from 'node:crypto';
+import { Cluster } from 'ioredis';
 import { sha256Hex } from './fingerprint.js';
 import { completionFields, parseClaimReply, SCRIPTS, type Script } from './redis-scripts.js';
 import { StoreUnavailableError } from './store.js';
@@ -80,6 +81,12 @@ export class RedisStore implements IdempotencyStore {
       this.#undos.flush();
       this.#runner.ready();
     });
+    // A Cluster replaces one master's connection without a new 'ready': one that ended (its master may
+    // come back empty) or a new one also holds claims until every master's marker was read again.
+    if (this.#client instanceof Cluster) {
+      const again = (): void => this.#marker?.reconnected();
+      this.#client.on('-node', again).on('+node', again);
+    }
     if (options.loss) {
       this.#marker = new StoreMarker(this.#markerBackend, options.loss);
       this.#marker.start();

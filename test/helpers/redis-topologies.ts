@@ -22,11 +22,14 @@ export interface RedisNodeProcess {
   readonly port: number;
   /** `127.0.0.1:<port>` */
   readonly address: string;
+  /** the current process's (changes with restart) */
   readonly pid: number;
   /** a plain client for inspecting and steering this node (closed at teardown) */
   readonly client: Redis;
   /** signal by PID and wait for the exit (bounded) */
   kill(signal: NodeJS.Signals): Promise<void>;
+  /** SIGKILL by PID, then start again on the same port and folder: empty (no persistence), once it answers */
+  restart(): Promise<void>;
 }
 
 /** One field of INFO's `name:value` lines. */
@@ -87,30 +90,41 @@ export async function startRedisNode(t: Test, args: (dir: string) => string[] = 
     writeFileSync(conf, `${own.map(([k, v]) => `${k} ${v}`).join('\n')}\nbind 127.0.0.1\ndir ${dir}\n${sentinelConf(port)}`);
     argv = [conf, '--sentinel'];
   }
-  const child: ChildProcess = spawn('redis-server', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-  if (child.pid === undefined) throw new Error('redis-server did not start');
-  const pid = child.pid;
-  void track(child, pid);
+  let child: ChildProcess | undefined;
   t.teardown(async () => {
-    if (running(child)) await stopChild(child, 'SIGKILL', 10_000).catch(() => undefined);
+    if (child && running(child)) await stopChild(child, 'SIGKILL', 10_000).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   });
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const client = plainClient(t, port, sec);
-  await waitFor(async () => {
-    if (!running(child)) throw new Error(`redis-server exited: ${stderr}`);
-    return redisAnswers(port, loginOf(sec));
-  }, 15_000, `redis-server on port ${port}`, 50);
-  return {
+  // Spawns on the same port, folder and arguments (a Cluster node keeps its nodes.conf, so its slots).
+  const launch = async (): Promise<ChildProcess> => {
+    const started = spawn('redis-server', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (started.pid === undefined) throw new Error('redis-server did not start');
+    void track(started, started.pid);
+    child = started; // killed at teardown even if it never answers
+    let stderr = '';
+    started.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    await waitFor(async () => {
+      if (!running(started)) throw new Error(`redis-server exited: ${stderr}`);
+      return redisAnswers(port, loginOf(sec));
+    }, 15_000, `redis-server on port ${port}`, 50);
+    return started;
+  };
+  const first = await launch();
+  const node = {
     port,
     address: `127.0.0.1:${port}`,
-    pid,
+    pid: first.pid ?? 0,
     client,
-    kill: async (signal) => {
-      if (running(child)) await stopChild(child, signal, 10_000);
+    kill: async (signal: NodeJS.Signals) => {
+      if (child && running(child)) await stopChild(child, signal, 10_000);
+    },
+    restart: async () => {
+      if (child && running(child)) await stopChild(child, 'SIGKILL', 10_000);
+      node.pid = (await launch()).pid ?? 0;
     },
   };
+  return node;
 }
 
 export interface SentinelGroup {

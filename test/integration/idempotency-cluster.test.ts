@@ -1,9 +1,10 @@
 // Redis Cluster (SPEC §9 rev 2 topologies) with three private masters: the store contract on a
 // Cluster; a real `custody-proxy serve` with `redis.cluster` whose keys land on every master
 // (duplicates replay, conflicts 422, in-progress 409, one execution per key); store loss on a Cluster:
-// every master flushed in turn is noticed (a marker per master), and `custody-proxy store ack-loss` and
-// the admin endpoint write the fresh epoch on every master; and WAIT routed to the master of the key's
-// slot (only one master has a replica: claims there pass `waitReplicas: 1`, claims elsewhere fail closed).
+// every master flushed in turn is noticed (a marker per master), `custody-proxy store ack-loss` and the
+// admin endpoint write the fresh epoch on every master, and a master restarted empty is checked before
+// the first claim on it; and WAIT routed to the master of the key's slot (only one master has a
+// replica: claims there pass `waitReplicas: 1`, claims elsewhere fail closed).
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -124,6 +125,9 @@ async function proxyScenarios(t: Test, cluster: RedisClusterNodes): Promise<void
   await t.test('every other master flushed in turn: noticed, nothing executed twice, acknowledged on every master', (t) =>
     otherMastersLost(t, cluster, prefix, proxy, upstream));
 
+  await t.test('a master restarted empty: a retry sent the moment it answers is refused, never executed again', (t) =>
+    restartedMaster(t, cluster, prefix, proxy, upstream));
+
   await t.test('SIGTERM exits 0: every node connection closes', async (t) => {
     t.equal((await proxy.kill('SIGTERM', 15_000)).code, 0);
   });
@@ -169,6 +173,37 @@ async function otherMastersLost(t: Test, cluster: RedisClusterNodes, prefix: str
     t.equal(executions(upstream.requests, probe), 1, 'a new key executes once after the acknowledgement');
   }
   t.ok(proxy.logLines().some((l) => (l['level'] === 'error' || l['level'] === 50) && String(l['msg']).includes('idempotency store lost its records')), 'logged at error');
+}
+
+/**
+ * A master SIGKILLed and started again empty (same port, its slots kept by nodes.conf) while a key
+ * completed on it is retried back to back: the proxy opens a new connection to that master, and no
+ * retry may be claimed on it before its marker was read there (not only at the next poll).
+ */
+async function restartedMaster(t: Test, cluster: RedisClusterNodes, prefix: string, proxy: SpawnedProxy, upstream: RecordingUpstream): Promise<void> {
+  const master = cluster.masters[cluster.masters.length - 1];
+  if (!master) throw new Error('no master');
+  const done = (await keysOnEveryMaster(cluster, prefix, A.tenant, 1)).find((k) => k.master === master)?.key ?? '';
+  t.equal((await call(proxy.url, keyed(done))).status, 200, `a key completes on master ${master.port}`);
+  await new Promise((r) => setTimeout(r, 600));
+  const before = await losses(proxy);
+  const restarting = master.restart();
+  const statuses = new Set<number>();
+  let restarted = false;
+  void restarting.then(() => (restarted = true));
+  // Until 3 s after the master answers again, or until the key executes a second time.
+  for (let until = Infinity; Date.now() < until && executions(upstream.requests, done) === 1;) {
+    if (restarted && until === Infinity) until = Date.now() + 3000;
+    statuses.add((await call(proxy.url, keyed(done))).status);
+  }
+  await restarting;
+  t.same([...statuses], [503], 'every retry refused');
+  t.equal(executions(upstream.requests, done), 1, 'the completed key is not executed again');
+  await waitFor(async () => (await losses(proxy)) === before + 1, 5000, 'the loss to be counted');
+  const ack = await call(proxy.adminUrl, { method: 'POST', path: '/admin/idempotency/ack-loss', headers: [['Authorization', `Bearer ${TOKEN}`]] });
+  t.equal(ack.status, 200, 'acknowledged');
+  const probe = `probe-${randomUUID()}`;
+  await waitFor(async () => (await call(proxy.url, keyed(probe))).status === 200, 10_000, 'keyed requests to resume');
 }
 
 async function waitRouting(t: Test, cluster: RedisClusterNodes): Promise<void> {
