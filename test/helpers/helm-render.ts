@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1';
+import { NetworkPolicy, type INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Service, ServiceAccount, type IConfigMap, type IContainer, type IPodTemplateSpec, type IService, type IServiceAccount } from 'kubernetes-models/v1';
 import { buildConfig, type ProxyConfig } from '../../src/config/load.js';
@@ -102,6 +103,7 @@ export function validateAll(t: Test, docs: Obj[]): void {
       Service: (o) => new Service(o as unknown as IService),
       ServiceAccount: (o) => new ServiceAccount(o as unknown as IServiceAccount),
       PodDisruptionBudget: (o) => new PodDisruptionBudget(o as unknown as IPodDisruptionBudget),
+      NetworkPolicy: (o) => new NetworkPolicy(o as unknown as INetworkPolicy),
     };
     const model = models[kind];
     if (model === undefined) {

@@ -40,6 +40,15 @@ t.test('values.schema.json', async (t) => {
   bad({ metrics: { service: { port: 9091 } } }, 'an unknown metrics.service key is rejected (its port is proxy.adminPort)');
   bad({ metrics: { podMonitor: { selector: { matchLabels: { app: 'x' } } } } }, 'podMonitor.selector is matchLabels itself, not a LabelSelector');
   bad({ metrics: { podMonitor: { enabled: 'yes' } } }, 'podMonitor.enabled is a boolean');
+  ok({ networkPolicy: { enabled: true, allowExternal: false, ingressFrom: [{ namespaceSelector: { matchLabels: { team: 'p' } }, podSelector: { matchExpressions: [{ key: 'role', operator: 'In', values: ['client'] }] } }, { ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } }],
+    metricsFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], extraIngress: [{ from: [{ podSelector: {} }], ports: [{ port: 9229 }] }] } }, 'networkPolicy');
+  bad({ networkPolicy: { enabled: 'yes' } }, 'networkPolicy.enabled is a boolean');
+  bad({ networkPolicy: { allowFrom: [] } }, 'an unknown networkPolicy key is rejected');
+  bad({ networkPolicy: { ingressFrom: { podSelector: {} } } }, 'ingressFrom is a list of peers');
+  bad({ networkPolicy: { metricsFrom: [{}] } }, 'an empty peer is rejected');
+  bad({ networkPolicy: { metricsFrom: [{ namespace: 'monitoring' }] } }, 'a peer key that is not podSelector, namespaceSelector or ipBlock is rejected');
+  bad({ networkPolicy: { ingressFrom: [{ ipBlock: { except: ['10.1.0.0/16'] } }] } }, 'an ipBlock without cidr is rejected');
+  bad({ networkPolicy: { extraIngress: [{ to: [] }] } }, 'an extraIngress rule with an egress key is rejected');
 });
 
 if (goAvailable(t)) {

@@ -30,6 +30,7 @@ if (goAvailable(t)) {
       const expected = ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount'];
       // With the ServiceMonitor comes the metrics Service, the second Service.
       t.same(kinds, withSecrets ? [...expected, 'Service', 'ServiceMonitor'].sort() : expected);
+      t.notOk(kinds.includes('NetworkPolicy'), 'no NetworkPolicy unless networkPolicy.enabled: it would deny ingress an install relies on');
       validateAll(t, docs);
       const { template, proxy, app, containers } = podOf(docs);
       const spec = template.spec;
