@@ -181,3 +181,12 @@ export function withValues(base: Obj, patch: Obj): Obj {
   }
   return out;
 }
+
+/** The chart rendered with the app tag and these values, every object validated (validateAll). */
+export function validatedRender(t: Test, r: Renderer): (...values: Obj[]) => Obj[] {
+  return (...values) => {
+    const docs = r.render([APP_TAG, ...values]);
+    validateAll(t, docs);
+    return docs;
+  };
+}

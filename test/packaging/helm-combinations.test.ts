@@ -9,17 +9,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import type { IConfigMap } from 'kubernetes-models/v1';
-import { APP_TAG, buildRenderer, configText, exampleDir, find, goAvailable, labelsOf, podOf, proxyConfig, selects, validateAll, type Obj } from '../helpers/helm-render.js';
+import { buildRenderer, validatedRender, configText, exampleDir, find, goAvailable, labelsOf, podOf, proxyConfig, selects, validateAll, type Obj } from '../helpers/helm-render.js';
 
 const NO_REDIS_SECRET = { redis: { existingSecret: '' } };
 
 if (goAvailable(t)) {
   const r = buildRenderer(t);
-  const render = (...values: Obj[]): Obj[] => {
-    const docs = r.render([APP_TAG, ...values]);
-    validateAll(t, docs);
-    return docs;
-  };
+  const render = validatedRender(t, r);
 
   t.test('Sentinel and Cluster render without the Redis secret; waitReplicas is passed on', async (t) => {
     const redisOf = (redis: Obj): unknown => {

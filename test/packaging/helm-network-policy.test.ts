@@ -3,15 +3,11 @@
 // with the ports the proxy container really declares.
 import t from 'tap';
 import type { INetworkPolicy, INetworkPolicyIngressRule } from 'kubernetes-models/networking.k8s.io/v1';
-import { APP_TAG, buildRenderer, find, goAvailable, labelsOf, podOf, selects, validateAll, type Obj } from '../helpers/helm-render.js';
+import { APP_TAG, buildRenderer, find, goAvailable, labelsOf, podOf, selects, validatedRender, type Obj } from '../helpers/helm-render.js';
 
 if (goAvailable(t)) {
   const r = buildRenderer(t);
-  const render = (...values: Obj[]): Obj[] => {
-    const docs = r.render([APP_TAG, ...values]);
-    validateAll(t, docs);
-    return docs;
-  };
+  const render = validatedRender(t, r);
 
   t.test('NetworkPolicy: the client port open or from ingressFrom, the admin port from metricsFrom only, on the chart\'s pods', async (t) => {
     const monitoring = [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }];
