@@ -8,7 +8,10 @@
 //  - a marker this process has read or written and that is gone now is a loss (null);
 //  - a marker never seen (a new master, or one whose lowest slot changed in a resharding) is created
 //    with the current epoch, not a loss: keys move with their slots, so a marker that existed is found
-//    wherever its slot went;
+//    wherever its slot went. Not in this process's first second of reading, though: to a replica just
+//    started, a master that lost its data this instant looks the same as a new one, and re-creating
+//    its marker would hide the loss from the replicas that did see it; they poll every 250 ms and
+//    re-read when a master's connection ends, so the loss is theirs to report first;
 //  - else the greatest `ok:` epoch: replicas starting at once may each win some markers' SET NX, and
 //    every replica must take the same epoch from the same markers.
 // create and set write every master's marker.
@@ -59,16 +62,21 @@ export class SlotTags {
   }
 }
 
+/** How long a process reads the markers before it creates one it never saw (see above). */
+export const CREATE_UNSEEN_AFTER_MS = 1000;
+
 export class ShardMarkers implements MarkerBackend {
   /** markers this process has read or written: gone now means lost */
   readonly #seen = new Set<string>();
   readonly #tags = new SlotTags();
+  #firstRead: number | undefined;
 
   constructor(
     private readonly keyPrefix: string,
     /** the current masters' lowest slots (read at every operation: the slot map changes) */
     private readonly masterSlots: () => readonly number[],
     private readonly ops: KeyOps,
+    private readonly clock: { readonly createUnseenAfterMs: number; now(): number } = { createUnseenAfterMs: CREATE_UNSEEN_AFTER_MS, now: Date.now },
   ) {}
 
   /** The marker key on the master owning `slot`. */
@@ -78,6 +86,8 @@ export class ShardMarkers implements MarkerBackend {
 
   async get(): Promise<string | null> {
     const keys = this.#keys();
+    const now = this.clock.now();
+    this.#firstRead ??= now;
     const values = await Promise.all(keys.map((key) => this.ops.get(key)));
     const absent = keys.filter((_, i) => values[i] === null);
     const present = values.filter((v): v is string => v !== null);
@@ -89,7 +99,7 @@ export class ShardMarkers implements MarkerBackend {
     // nothing anywhere: a new store (StoreMarker creates the markers) or every master lost at once
     if (present.length === 0) return null;
     const epoch = present.reduce((a, b) => (b > a ? b : a));
-    await this.#each(absent, (key) => this.ops.create(key, epoch));
+    if (now - this.#firstRead >= this.clock.createUnseenAfterMs) await this.#each(absent, (key) => this.ops.create(key, epoch));
     return epoch;
   }
 

@@ -16,7 +16,8 @@ function cluster(slots: number[]) {
     create: async (key, value) => void (keys.has(key) || keys.set(key, value)),
     set: async (key, value) => void keys.set(key, value),
   };
-  const replica = () => new ShardMarkers('p:', () => slots, ops);
+  // creating never-seen markers at once unless told otherwise (the first-second rule has its own test)
+  const replica = (clock = { createUnseenAfterMs: 0, now: Date.now }) => new ShardMarkers('p:', () => slots, ops, clock);
   return { keys, slots, replica };
 }
 
@@ -116,4 +117,24 @@ t.test('StoreMarker on the markers: any one master flushed refuses on every repl
   await first?.poll();
   t.notOk(first?.refusing, 'every replica resumes');
   t.same(seen, ['refuse', 'refuse'], 'the acknowledgement is no loss');
+});
+
+t.test('a replica in its first second leaves a never-seen marker alone, so a running one still sees the loss', async (t) => {
+  const c = cluster([0, 5461, 10923]);
+  const running = c.replica();
+  await running.create('ok:e');
+  t.equal(await running.get(), 'ok:e');
+  let now = 50_000;
+  const fresh = c.replica({ createUnseenAfterMs: 1000, now: () => now });
+  c.keys.delete(running.keyFor(5461)); // that master restarted empty, just as `fresh` started
+  t.equal(await fresh.get(), 'ok:e', 'the fresh replica reads the epoch of the others');
+  t.notOk(c.keys.has(running.keyFor(5461)), 'and does not re-create the missing marker');
+  t.equal(await running.get(), null, 'the running replica sees its marker gone: a loss');
+  c.slots.push(16000); // a new master, after the fresh replica's first second
+  now += 999;
+  await fresh.get();
+  t.notOk(c.keys.has(fresh.keyFor(16000)), 'still within the first second: not created');
+  now += 1;
+  t.equal(await fresh.get(), 'ok:e');
+  t.equal(c.keys.get(fresh.keyFor(16000)), 'ok:e', 'from then on a never-seen marker is created with the epoch');
 });
