@@ -112,8 +112,10 @@ async function checkIdleConnection(t: Test, proxy: SpawnedProxy, idle: http.Agen
  */
 function checkTraffic(t: Test, attempts: Attempt[], delayBegan: number, closedAt: number): void {
   const before = attempts.filter((a) => a.ended < closedAt - TICK_MS);
-  const after = attempts.filter((a) => a.started >= closedAt);
-  const atClose = attempts.filter((a) => a.ended >= closedAt - TICK_MS && a.started < closedAt);
+  // Times are whole milliseconds: an attempt stamped with the close's own millisecond may have begun
+  // before it (and been accepted), so only the later ones count as begun after the close.
+  const after = attempts.filter((a) => a.started > closedAt);
+  const atClose = attempts.filter((a) => a.ended >= closedAt - TICK_MS && a.started <= closedAt);
   const inDelay = before.filter((a) => a.started >= delayBegan);
   const kept = attempts.filter((a) => a.kind === 'kept');
   t.comment(`drain delay ${closedAt - delayBegan} ms: ${count(inDelay, (a) => a.kind === 'fresh')} new connections opened (and answered), ` +
@@ -127,7 +129,7 @@ function checkTraffic(t: Test, attempts: Attempt[], delayBegan: number, closedAt
   t.same(after.filter((a) => a.kind === 'kept' && a.status !== 503 && a.error !== 'ECONNREFUSED'), [], 'after the close, a kept-alive connection gets 503, then its new connection is refused');
   t.same(atClose.filter((a) => a.status === 0 && !(a.error === 'ECONNREFUSED' || (a.kind === 'fresh' && a.error === 'ECONNRESET'))), [],
     'at the close: a kept-alive connection is never reset; a new one is served, refused, or reset unread from the listen queue');
-  t.same(kept.filter((a) => a.status !== 0 && a.started >= closedAt && !a.connectionClose), [], 'after the close, every answer on a kept-alive connection closes it');
+  t.same(kept.filter((a) => a.status !== 0 && a.started > closedAt && !a.connectionClose), [], 'after the close, every answer on a kept-alive connection closes it');
   t.same(attempts.filter((a) => a.status === 503 && (!a.connectionClose || a.code !== 'SERVICE_UNAVAILABLE' || a.ended < closedAt)), [],
     'each 503 is SERVICE_UNAVAILABLE with Connection: close, after the close');
 }
