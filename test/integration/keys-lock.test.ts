@@ -2,7 +2,8 @@
 // edited through the link; a lock left by a crashed invocation is taken over at once by exactly one
 // of several invocations, two real processes racing for it lose no update.
 import t, { type Test } from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -91,11 +92,16 @@ for (let i = 0; i < Number(count); i++) {
 }
 `;
 
-function writer(file: string, tag: string, count: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const modulePath = pathToFileURL(path.join(ROOT, 'dist', 'keys', 'keys-cli.js')).href;
+/** `node -e SCRIPT <dist/keys/MODULE as a URL> ...args` as an ES module, without tap's loader hooks. */
+function moduleScript(script: string, module: string, args: readonly string[]): ChildProcessByStdio<null, Readable, Readable> {
+  const modulePath = pathToFileURL(path.join(ROOT, 'dist', 'keys', module)).href;
   const env = { ...process.env };
   delete env['NODE_OPTIONS'];
-  const child = spawn(process.execPath, ['--input-type=module', '-e', WRITER, modulePath, file, tag, String(count)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, ['--input-type=module', '-e', script, modulePath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function writer(file: string, tag: string, count: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = moduleScript(WRITER, 'keys-cli.js', [file, tag, String(count)]);
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -140,10 +146,8 @@ while (Date.now() < end) {
 t.test('a waiter gets its turn from a holder that takes the lock again the moment it is free', async (t) => {
   if (!existsSync(path.join(ROOT, 'dist', 'keys', 'edit-lock.js'))) throw new Error('dist/ is stale: run `npm run build` first');
   const lock = path.join(scratch(t), 'credentials.yaml.lock');
-  const env = { ...process.env };
-  delete env['NODE_OPTIONS'];
-  const modulePath = pathToFileURL(path.join(ROOT, 'dist', 'keys', 'edit-lock.js')).href;
-  const greedy = spawn(process.execPath, ['--input-type=module', '-e', GREEDY, modulePath, lock], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const greedy = moduleScript(GREEDY, 'edit-lock.js', [lock]);
+  greedy.stderr.pipe(process.stderr);
   const exited = new Promise<number | null>((resolve) => greedy.on('close', resolve));
   t.teardown(() => {
     if (greedy.pid !== undefined && greedy.exitCode === null) process.kill(greedy.pid, 'SIGKILL');
